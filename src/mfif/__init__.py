@@ -1,0 +1,38 @@
+"""mfif: multi-focus image fusion.
+
+Quick start::
+
+    import mfif
+    result = mfif.fuse([a, b])          # a, b: float32 H x W x 3 in [0, 1]
+    result.fused, result.decision_map
+
+Heavy modules (torch, the methods) are imported lazily so ``mfif --version`` stays fast.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__", "fuse", "load_model", "list_methods", "FusionResult", "MfifError"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("fuse", "load_model"):
+        from mfif import api
+
+        return getattr(api, name)
+    if name == "list_methods":
+        from mfif.registry import list_methods
+
+        return list_methods
+    if name == "FusionResult":
+        from mfif.registry import FusionResult
+
+        return FusionResult
+    if name == "MfifError":
+        from mfif.errors import MfifError
+
+        return MfifError
+    raise AttributeError(f"module 'mfif' has no attribute {name!r}")

@@ -1,0 +1,5 @@
+import sys
+
+from mfif.cli.main import main
+
+sys.exit(main())

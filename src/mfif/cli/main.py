@@ -1,0 +1,79 @@
+"""The ``mfif`` command line: a thin layer over the Python API.
+
+Each subcommand lives in its own module ``mfif.cli.<name>`` exposing ``register(subparsers)``;
+the module sets ``func`` on its parser via ``set_defaults(func=...)``. ``func(args) -> int`` returns
+the exit code. :class:`~mfif.errors.MfifError` becomes a one-line message and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import warnings
+from typing import Sequence
+
+from mfif import __version__
+from mfif.errors import MfifError
+
+# Subcommand modules, in help order. Missing ones are skipped (stages are built independently).
+SUBCOMMAND_MODULES = (
+    "fuse",
+    "demo",
+    "methods",
+    "batch",
+    "metrics",
+    "data",
+    "synth",
+    "train",
+    "bench",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mfif",
+        description="Multi-focus image fusion: MFIF-GAN, classical baselines, metrics and benchmarks.",
+    )
+    parser.add_argument("--version", action="version", version=f"mfif {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in SUBCOMMAND_MODULES:
+        modname = f"mfif.cli.{name}"
+        try:
+            mod = importlib.import_module(modname)
+        except ModuleNotFoundError as exc:
+            if exc.name == modname:
+                continue
+            raise
+        mod.register(sub)
+    return parser
+
+
+def _showwarning(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001
+    print(f"mfif: note: {message}", file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``mfif`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--version"] or argv[:1] == ["-V"]:
+        print(f"mfif {__version__}")
+        return 0
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    warnings.showwarning = _showwarning
+    try:
+        return int(args.func(args) or 0)
+    except MfifError as exc:
+        print(f"mfif: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("mfif: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
