@@ -1,0 +1,5 @@
+"""Post-processing of focus maps: thresholding, small-region removal, grow/shrink."""
+
+from mfif.postprocess.regions import binarize, grow_shrink, remove_small_regions, postprocess_map
+
+__all__ = ["binarize", "grow_shrink", "remove_small_regions", "postprocess_map"]
