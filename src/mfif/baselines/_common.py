@@ -1,0 +1,373 @@
+"""Shared pieces of the classical baselines, written once.
+
+Every baseline module in :mod:`mfif.baselines` uses these helpers; their names and signatures are
+stable. Arrays follow the project conventions: float32 in [0, 1], H x W (gray) or H x W x 3 (RGB);
+maps are H x W with 1 = the first source.
+
+Contents:
+    * input checks: :func:`check_images`, :func:`check_option`
+    * gray/colour: :func:`gray`, :func:`gray255`, :func:`apply_map`, :func:`apply_weights`,
+      :func:`per_channel`, :func:`matlab_round`, :func:`quantize_uint8`
+    * filters: :func:`box_sum`, :func:`box_mean`, :func:`guided_filter`, :func:`guided_filter_color`,
+      :func:`local_sum`
+    * decision-map consistency: :func:`majority_filter`, :func:`choose_max_consistency`,
+      :func:`area_open`
+    * N inputs: :func:`argmax_fuse`, :func:`fuse_sequential`, :func:`result_from_map`
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import numpy as np
+from scipy import ndimage
+
+from mfif.errors import MfifError
+from mfif.postprocess import remove_small_regions
+from mfif.registry import FusionResult
+
+__all__ = [
+    "check_images",
+    "check_option",
+    "gray",
+    "gray255",
+    "matlab_round",
+    "quantize_uint8",
+    "apply_map",
+    "apply_weights",
+    "per_channel",
+    "box_sum",
+    "box_mean",
+    "guided_filter",
+    "guided_filter_color",
+    "local_sum",
+    "majority_filter",
+    "choose_max_consistency",
+    "area_open",
+    "argmax_fuse",
+    "fuse_sequential",
+    "result_from_map",
+]
+
+
+# ----------------------------------------------------------------------------------------------
+# Input checks
+# ----------------------------------------------------------------------------------------------
+def check_images(images: Sequence[np.ndarray], *, method: str, max_inputs: int | None = None) -> list[np.ndarray]:
+    """Validate harmonised sources and return them as a list of float32 arrays.
+
+    Args:
+        images: N >= 2 arrays, all H x W or all H x W x 3, float in [0, 1].
+        method: Registry name, used in error messages.
+        max_inputs: Largest N accepted (None = any).
+
+    Raises:
+        MfifError: fewer than 2 images, more than ``max_inputs``, mixed shapes or bad dimensions.
+    """
+    imgs = [np.asarray(im, dtype=np.float32) for im in images]
+    if len(imgs) < 2:
+        raise MfifError(f"{method}: fusion needs at least two source images, got {len(imgs)}")
+    if max_inputs is not None and len(imgs) > max_inputs:
+        raise MfifError(f"{method}: accepts at most {max_inputs} sources, got {len(imgs)}")
+    shape = imgs[0].shape
+    for i, im in enumerate(imgs):
+        if im.shape != shape:
+            raise MfifError(f"{method}: image {i + 1} has shape {im.shape}, expected {shape}")
+        if im.ndim not in (2, 3) or (im.ndim == 3 and im.shape[2] != 3):
+            raise MfifError(f"{method}: image {i + 1} must be H x W or H x W x 3, got {im.shape}")
+    return imgs
+
+
+def check_option(method: str, name: str, value: Any, ok: bool, expect: str) -> None:
+    """Raise ``MfifError("<method>: option <name>=<value> must be <expect>")`` unless ``ok``."""
+    if not ok:
+        raise MfifError(f"{method}: option {name}={value!r} must be {expect}")
+
+
+# ----------------------------------------------------------------------------------------------
+# Gray / colour
+# ----------------------------------------------------------------------------------------------
+def gray(img: np.ndarray) -> np.ndarray:
+    """Gray version (BT.601 luma, as MATLAB ``rgb2gray``) as float64 H x W in [0, 1]."""
+    img = np.asarray(img)
+    if img.ndim == 2:
+        return img.astype(np.float64)
+    return img[..., 0] * 0.298936021293775 + img[..., 1] * 0.587043074451121 + img[..., 2] * 0.114020904255103
+
+
+def gray255(img: np.ndarray) -> np.ndarray:
+    """Gray version on the 0..255 scale (float64), as the MATLAB originals see a ``double(uint8)`` image."""
+    return gray(img) * 255.0
+
+
+def matlab_round(x: np.ndarray) -> np.ndarray:
+    """MATLAB ``round``: halves away from zero (numpy rounds halves to even)."""
+    x = np.asarray(x, dtype=np.float64)
+    return np.sign(x) * np.floor(np.abs(x) + 0.5)
+
+
+def quantize_uint8(x: np.ndarray) -> np.ndarray:
+    """MATLAB ``uint8(x*255)/255`` for values meant in [0, 1]: clip and round half away from zero."""
+    return np.floor(np.clip(np.asarray(x, dtype=np.float64), 0.0, 1.0) * 255.0 + 0.5) / 255.0
+
+
+def apply_map(images: Sequence[np.ndarray], m: np.ndarray) -> np.ndarray:
+    """``F = A·M + B·(1−M)`` for a pair, per channel. ``m``: H x W in [0, 1]. Returns float32 clipped."""
+    a, b = np.asarray(images[0], np.float64), np.asarray(images[1], np.float64)
+    mm = np.asarray(m, np.float64)
+    if a.ndim == 3:
+        mm = mm[..., None]
+    return np.clip(a * mm + b * (1.0 - mm), 0.0, 1.0).astype(np.float32)
+
+
+def apply_weights(images: Sequence[np.ndarray], weights: np.ndarray) -> np.ndarray:
+    """``F = Σ_k W_k·I_k`` with ``weights`` K x H x W (not renormalised here). Returns float32 clipped."""
+    out = np.zeros(np.asarray(images[0]).shape, np.float64)
+    for im, w in zip(images, weights):
+        w = np.asarray(w, np.float64)
+        out += np.asarray(im, np.float64) * (w[..., None] if out.ndim == 3 else w)
+    return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+
+def per_channel(fn: Callable[[list[np.ndarray]], np.ndarray], images: Sequence[np.ndarray]) -> np.ndarray:
+    """Run a gray fusion ``fn(list of H x W) -> H x W`` on each RGB channel (or once for gray)."""
+    if np.asarray(images[0]).ndim == 2:
+        return fn([np.asarray(im) for im in images])
+    chans = [fn([np.asarray(im)[..., c] for im in images]) for c in range(np.asarray(images[0]).shape[2])]
+    return np.stack(chans, axis=-1)
+
+
+# ----------------------------------------------------------------------------------------------
+# Filters
+# ----------------------------------------------------------------------------------------------
+def box_sum(x: np.ndarray, r: int) -> np.ndarray:
+    """Sum over the (2r+1)² window around each pixel, zero outside the image (He's ``boxfilter``, O(N)).
+
+    Args:
+        x: H x W array.
+        r: Radius >= 0.
+
+    Returns:
+        float64 H x W.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    h, w = x.shape
+    r = int(r)
+    # cumulative sums with a zero row/column in front: S[i] = sum(x[:i])
+    c = np.zeros((h + 1, w), np.float64)
+    np.cumsum(x, axis=0, out=c[1:])
+    lo = np.clip(np.arange(h) - r, 0, h)
+    hi = np.clip(np.arange(h) + r + 1, 0, h)
+    y = c[hi] - c[lo]
+    c = np.zeros((h, w + 1), np.float64)
+    np.cumsum(y, axis=1, out=c[:, 1:])
+    lo = np.clip(np.arange(w) - r, 0, w)
+    hi = np.clip(np.arange(w) + r + 1, 0, w)
+    return c[:, hi] - c[:, lo]
+
+
+def box_mean(x: np.ndarray, r: int) -> np.ndarray:
+    """Mean over the (2r+1)² window clipped to the image (divides by the in-image pixel count)."""
+    h, w = np.asarray(x).shape[:2]
+    n = box_sum(np.ones((h, w)), r)
+    return box_sum(x, r) / n
+
+
+def guided_filter(guide: np.ndarray, src: np.ndarray, r: int, eps: float) -> np.ndarray:
+    """Gray-guide guided filter (He, Sun, Tang, ECCV 2010 / TPAMI 2013), box filters O(N).
+
+    ``q = mean(a)·I + mean(b)`` with ``a = cov(I,p)/(var(I)+eps)``, ``b = mean(p) − a·mean(I)``;
+    windows are (2r+1)² clipped at the border, as in the authors' ``guidedfilter.m``.
+
+    Args:
+        guide: Guidance image I, H x W float.
+        src: Filtering input p, H x W float.
+        r: Window radius (>= 0).
+        eps: Regularisation (> 0), on the scale of ``guide``² (e.g. guide in [0, 1]).
+
+    Returns:
+        float64 H x W filtered ``src``.
+    """
+    i = np.asarray(guide, dtype=np.float64)
+    p = np.asarray(src, dtype=np.float64)
+    h, w = i.shape
+    n = box_sum(np.ones((h, w)), r)
+    mean_i = box_sum(i, r) / n
+    mean_p = box_sum(p, r) / n
+    mean_ip = box_sum(i * p, r) / n
+    cov_ip = mean_ip - mean_i * mean_p
+    var_i = box_sum(i * i, r) / n - mean_i * mean_i
+    a = cov_ip / (var_i + eps)
+    b = mean_p - a * mean_i
+    return (box_sum(a, r) / n) * i + box_sum(b, r) / n
+
+
+def guided_filter_color(guide: np.ndarray, src: np.ndarray, r: int, eps: float) -> np.ndarray:
+    """Colour-guide guided filter (He et al., ``guidedfilter_color.m``): 3x3 covariance per window.
+
+    Args:
+        guide: H x W x 3 guidance image.
+        src: H x W filtering input.
+        r: Window radius.
+        eps: Regularisation added to the diagonal of each window's 3x3 covariance.
+
+    Returns:
+        float64 H x W.
+    """
+    g = np.asarray(guide, dtype=np.float64)
+    p = np.asarray(src, dtype=np.float64)
+    h, w = p.shape
+    n = box_sum(np.ones((h, w)), r)
+    mean_g = [box_sum(g[..., c], r) / n for c in range(3)]
+    mean_p = box_sum(p, r) / n
+    cov_gp = np.stack([box_sum(g[..., c] * p, r) / n - mean_g[c] * mean_p for c in range(3)], axis=-1)
+    sigma = np.empty((h, w, 3, 3), np.float64)
+    for c1 in range(3):
+        for c2 in range(c1, 3):
+            v = box_sum(g[..., c1] * g[..., c2], r) / n - mean_g[c1] * mean_g[c2]
+            sigma[..., c1, c2] = v
+            sigma[..., c2, c1] = v
+    sigma += eps * np.eye(3)
+    a = np.linalg.solve(sigma, cov_gp[..., None])[..., 0]  # H x W x 3
+    b = mean_p - sum(a[..., c] * mean_g[c] for c in range(3))
+    q = sum((box_sum(a[..., c], r) / n) * g[..., c] for c in range(3)) + box_sum(b, r) / n
+    return q
+
+
+def local_sum(x: np.ndarray, size: int, *, mode: str = "reflect") -> np.ndarray:
+    """Sum over a ``size`` x ``size`` window (scipy ``uniform_filter`` × size², float64).
+
+    ``mode`` follows scipy: ``"reflect"`` = MATLAB ``'symmetric'``, ``"nearest"`` = ``'replicate'``,
+    ``"constant"`` = zero padding.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    return ndimage.uniform_filter(x, size=int(size), mode=mode) * float(size) ** 2
+
+
+# ----------------------------------------------------------------------------------------------
+# Decision-map consistency
+# ----------------------------------------------------------------------------------------------
+def majority_filter(mask: np.ndarray, *, size: int = 3, mode: str = "constant") -> np.ndarray:
+    """Majority vote in a ``size`` x ``size`` window: True where more than half of it is True.
+
+    With ``size=3`` this is the "> 4 of the 9 neighbours" consistency check of Li, Manjunath and
+    Mitra (1995). ``mode`` is the scipy border mode (``"constant"`` = zero padding, as MATLAB
+    ``conv2``/``filter2`` 'same').
+
+    Returns:
+        bool H x W.
+    """
+    m = np.asarray(mask).astype(np.float64)
+    votes = ndimage.uniform_filter(m, size=size, mode=mode) * size * size
+    return votes > (size * size) / 2.0
+
+
+def choose_max_consistency(ca: np.ndarray, cb: np.ndarray, *, window: int = 3) -> np.ndarray:
+    """"Choose-max with consistency check" for a pair of subband coefficient arrays.
+
+    Activity = ``window`` x ``window`` local maximum of |c| (zero padded); pick A where
+    act_A > act_B; then a ``window`` x ``window`` majority vote on the choice.
+
+    Args:
+        ca, cb: Subband coefficients (real or complex), same H x W shape.
+        window: Neighbourhood size (3 in the MST toolbox).
+
+    Returns:
+        The fused subband (same dtype as the inputs), chosen from ca where the filtered choice is True.
+    """
+    act_a = ndimage.maximum_filter(np.abs(ca), size=window, mode="constant")
+    act_b = ndimage.maximum_filter(np.abs(cb), size=window, mode="constant")
+    choice = majority_filter(act_a > act_b, size=window)
+    return np.where(choice, ca, cb)
+
+
+def area_open(mask: np.ndarray, min_size: float, *, connectivity: int = 2) -> np.ndarray:
+    """MATLAB ``bwareaopen`` applied to the map and then to its complement.
+
+    Removes components with fewer than ``min_size`` pixels (8-connected by default), then fills
+    holes smaller than ``min_size``. Wraps :func:`mfif.postprocess.remove_small_regions`.
+
+    Returns:
+        bool H x W.
+    """
+    return remove_small_regions(np.asarray(mask).astype(bool), min_size=float(min_size), connectivity=connectivity)
+
+
+def bwareaopen(mask: np.ndarray, min_size: float, *, connectivity: int = 2) -> np.ndarray:
+    """MATLAB ``bwareaopen`` on the foreground only: drop components with fewer than ``min_size`` px."""
+    from skimage.measure import label
+
+    m = np.asarray(mask).astype(bool)
+    lab = label(m, connectivity=connectivity, background=0)
+    if lab.max() == 0:
+        return m
+    counts = np.bincount(lab.ravel())
+    small = counts < min_size
+    small[0] = False
+    return m & ~small[lab]
+
+
+__all__.append("bwareaopen")
+
+
+# ----------------------------------------------------------------------------------------------
+# N inputs
+# ----------------------------------------------------------------------------------------------
+def result_from_map(images: Sequence[np.ndarray], m: np.ndarray, **extras: Any) -> FusionResult:
+    """FusionResult for a pair fused with map ``m`` (float H x W, 1 = first source).
+
+    ``decision_map`` is ``m`` when it is binary, else ``m > 0.5``; ``focus_map`` is ``m``.
+    """
+    m = np.asarray(m, np.float32)
+    binary = bool(np.all((m == 0) | (m == 1)))
+    dec = m if binary else (m > 0.5).astype(np.float32)
+    return FusionResult(fused=apply_map(images, m), focus_map=m, decision_map=dec, extras=dict(extras))
+
+
+def argmax_fuse(images: Sequence[np.ndarray], measures: Sequence[np.ndarray], **extras: Any) -> FusionResult:
+    """Per-pixel argmax of a focus measure over N sources (ties go to the lowest index).
+
+    Args:
+        images: N sources, H x W or H x W x 3.
+        measures: N focus-measure maps H x W (larger = sharper).
+
+    Returns:
+        FusionResult with ``depth_map`` (int32 index) and, for N = 2, ``decision_map`` (1 = first).
+    """
+    stack = np.stack([np.asarray(m, np.float64) for m in measures])
+    idx = np.argmax(stack, axis=0).astype(np.int32)
+    return result_from_index(images, idx, **extras)
+
+
+def result_from_index(images: Sequence[np.ndarray], idx: np.ndarray, **extras: Any) -> FusionResult:
+    """FusionResult that copies source ``idx[y, x]`` at every pixel (``idx`` int H x W, 0-based)."""
+    imgs = [np.asarray(im, np.float32) for im in images]
+    st = np.stack(imgs)
+    idx = np.asarray(idx, np.int32)
+    sel = idx[None, ..., None] if st.ndim == 4 else idx[None]
+    fused = np.take_along_axis(st, sel, axis=0)[0]
+    dec = (idx == 0).astype(np.float32) if len(imgs) == 2 else None
+    return FusionResult(fused=fused, focus_map=dec, decision_map=dec, depth_map=idx, extras=dict(extras))
+
+
+__all__.append("result_from_index")
+
+
+def fuse_sequential(
+    pair_fn: Callable[..., FusionResult], images: Sequence[np.ndarray], **options: Any
+) -> FusionResult:
+    """Extend a pair method to N sources by fusing sequentially: F = f(f(f(I1, I2), I3), ...).
+
+    For N = 2 this returns ``pair_fn([a, b], **options)`` unchanged. For N > 2 the maps of the last
+    step are dropped (they refer to an intermediate image); per-step results are kept in
+    ``extras["steps"]``.
+    """
+    imgs = list(images)
+    res = pair_fn(imgs[:2], **options)
+    if len(imgs) == 2:
+        return res
+    steps = [res]
+    for im in imgs[2:]:
+        res = pair_fn([res.fused, im], **options)
+        steps.append(res)
+    return FusionResult(fused=res.fused, extras={"steps": len(steps), "sequential": True})

@@ -1,0 +1,28 @@
+"""``mfif methods``: list the registered fusion methods."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def _cmd(args: argparse.Namespace) -> int:
+    from mfif.fusion.methods import default_method
+    from mfif.models.weights import installed_weights
+    from mfif.registry import list_methods
+
+    default = default_method()
+    for m in list_methods():
+        if m.name.startswith("_"):
+            continue
+        flag = "*" if m.name == default else " "
+        status = ""
+        if m.needs_weights:
+            status = " [weights installed]" if installed_weights(m.name) else " [no weights installed: use --weights]"
+        print(f"{flag} {m.name:18s} {m.description}{status}")
+    print("(* = default)")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("methods", help="list fusion methods")
+    p.set_defaults(func=_cmd)

@@ -1,0 +1,216 @@
+"""A torch Dataset of synthetic multi-focus pairs built on the fly from a pack (images + masks).
+
+Item ``i`` is a dict of float32 tensors:
+
+* ``"a"``, ``"b"``: 3×H×W sources in [0, 1] (A = mask-1 region sharp), only when ``synthesize=True``;
+* ``"mask"``: 1×H×W in {0, 1} (1 = A in focus);
+* ``"truth"``: 3×H×W all-in-focus crop;
+* ``"sigma"``: scalar tensor, the σ used (drawn per item when a range is given).
+
+Augmentation (``augment=True``): random crop, horizontal/vertical flips and 90° rotations. Everything
+random about item ``i`` comes from ``numpy.random.default_rng([seed, epoch, i])``, so results do not
+depend on DataLoader worker count or order; call :meth:`SyntheticPairDataset.set_epoch` each epoch to
+get new crops. The pair is synthesised on the full image and then cropped, so crop borders carry no
+padding artefacts. For GPU training use ``synthesize=False`` and
+:func:`mfif.data.synthesis.synthesize_batch_torch` on the batch.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from mfif.data.pack import Pack
+from mfif.data.synthesis import MODELS, synthesize_pair
+from mfif.errors import MfifError
+
+try:  # torch is a dependency of the package, but keep import errors readable
+    import torch
+    from torch.utils.data import Dataset
+except ModuleNotFoundError:  # pragma: no cover
+    torch = None  # type: ignore[assignment]
+    Dataset = object  # type: ignore[assignment,misc]
+
+__all__ = ["SyntheticPairDataset"]
+
+
+class _ArraySource:
+    def __init__(self, images: Sequence[np.ndarray], masks: Sequence[np.ndarray]) -> None:
+        if len(images) != len(masks):
+            raise MfifError(f"masks: {len(masks)} masks for {len(images)} images")
+        self.images = []
+        self.masks = []
+        for k, (im, m) in enumerate(zip(images, masks)):
+            im = np.asarray(im, dtype=np.float32)
+            if im.ndim == 2:
+                im = np.repeat(im[..., None], 3, axis=2)
+            if im.ndim != 3 or im.shape[2] != 3:
+                raise MfifError(f"images[{k}]: expected H x W or H x W x 3, got {im.shape}")
+            m = (np.asarray(m, dtype=np.float32) > 0.5).astype(np.float32)
+            if m.shape != im.shape[:2]:
+                raise MfifError(f"masks[{k}]: shape {m.shape} does not match image {im.shape[:2]}")
+            self.images.append(im)
+            self.masks.append(m)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def load_image(self, i: int) -> np.ndarray:
+        return self.images[i]
+
+    def load_mask(self, i: int) -> np.ndarray:
+        return self.masks[i]
+
+
+class SyntheticPairDataset(Dataset):
+    """Synthetic (A, B, mask, truth) samples from a pack.
+
+    Args:
+        pack_or_dir: A :class:`~mfif.data.pack.Pack` or its folder.
+        crop: Square crop size (None = whole image). Images smaller than the crop are padded by
+            symmetric reflection.
+        model: ``"alpha"`` (α-matte, authors' composition) or ``"conventional"``.
+        sigma: A fixed σ or a ``(lo, hi)`` range drawn uniformly per item.
+        augment: Random crop position, flips and 90° rotations (False = centre crop, no flips).
+        seed: Base seed.
+        indices: Pack item indices to use (overrides ``split``).
+        length: Virtual length; item ``i`` uses image ``indices[i % n]`` (default: ``n``).
+        split: ``"train"`` (default), ``"val"`` or None (all items) when reading a pack.
+        synthesize: False = return only ``truth``, ``mask`` and ``sigma`` (synthesise on the GPU).
+        literal: Paper's literal eqs. 10–11 for the α-matte model (fringe; for ablations only).
+        cache: Keep decoded images in memory after first use.
+    """
+
+    def __init__(
+        self,
+        pack_or_dir: Pack | str | os.PathLike[str] | _ArraySource,
+        *,
+        crop: int | None = 128,
+        model: str = "alpha",
+        sigma: float | tuple[float, float] = 1.0,
+        augment: bool = True,
+        seed: int = 0,
+        indices: Sequence[int] | None = None,
+        length: int | None = None,
+        split: str | None = "train",
+        synthesize: bool = True,
+        literal: bool = False,
+        cache: bool = False,
+    ) -> None:
+        if model not in MODELS:
+            raise MfifError(f"model: expected one of {', '.join(MODELS)}, got {model!r}")
+        if isinstance(pack_or_dir, (str, os.PathLike)):
+            pack_or_dir = Pack(Path(pack_or_dir))
+        self.source = pack_or_dir
+        if indices is not None:
+            self.indices = [int(i) for i in indices]
+        elif isinstance(pack_or_dir, Pack):
+            self.indices = pack_or_dir.indices(split)
+        else:
+            self.indices = list(range(len(pack_or_dir)))
+        if not self.indices:
+            raise MfifError(f"dataset: no items (split={split!r})")
+        if isinstance(sigma, (int, float)):
+            if sigma < 0:
+                raise MfifError(f"sigma: must be >= 0, got {sigma}")
+            self.sigma_range = (float(sigma), float(sigma))
+        else:
+            lo, hi = (float(s) for s in sigma)
+            if not 0 <= lo <= hi:
+                raise MfifError(f"sigma: expected 0 <= lo <= hi, got {sigma}")
+            self.sigma_range = (lo, hi)
+        if crop is not None and crop < 1:
+            raise MfifError(f"crop: must be >= 1, got {crop}")
+        self.crop = crop
+        self.model = model
+        self.augment = augment
+        self.seed = int(seed)
+        self.epoch = 0
+        self.length = int(length) if length is not None else len(self.indices)
+        self.synthesize = synthesize
+        self.literal = literal
+        self._cache: dict[int, tuple[np.ndarray, np.ndarray]] | None = {} if cache else None
+
+    @classmethod
+    def from_arrays(
+        cls, images: Sequence[np.ndarray], masks: Sequence[np.ndarray], **kwargs: Any
+    ) -> "SyntheticPairDataset":
+        """In-memory dataset (tests, notebooks): images H×W(×3) float32 [0,1], masks H×W {0,1}."""
+        kwargs.pop("split", None)
+        return cls(_ArraySource(images, masks), split=None, **kwargs)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the epoch used in the per-item seed (new crops/σ each epoch)."""
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return self.length
+
+    def _load(self, j: int) -> tuple[np.ndarray, np.ndarray]:
+        if self._cache is not None and j in self._cache:
+            return self._cache[j]
+        img = self.source.load_image(j)
+        m = self.source.load_mask(j)
+        if self._cache is not None:
+            self._cache[j] = (img, m)
+        return img, m
+
+    def sample(self, i: int) -> dict[str, Any]:
+        """Item ``i`` as numpy arrays (H×W×3 / H×W) plus the drawn parameters."""
+        if not 0 <= i < self.length:
+            raise IndexError(i)
+        j = self.indices[i % len(self.indices)]
+        rng = np.random.default_rng([self.seed, self.epoch, i])
+        img, m = self._load(j)
+        lo, hi = self.sigma_range
+        sigma = float(rng.uniform(lo, hi)) if hi > lo else lo
+        h, w = m.shape
+        c = self.crop
+        if c is not None and (h < c or w < c):
+            ph, pw = max(c - h, 0), max(c - w, 0)
+            pads = ((ph // 2, ph - ph // 2), (pw // 2, pw - pw // 2))
+            img = np.pad(img, pads + ((0, 0),), mode="symmetric")
+            m = np.pad(m, pads, mode="symmetric")
+            h, w = m.shape
+        if c is None:
+            y0, x0, ch, cw = 0, 0, h, w
+        elif self.augment:
+            y0 = int(rng.integers(0, h - c + 1))
+            x0 = int(rng.integers(0, w - c + 1))
+            ch = cw = c
+        else:
+            y0, x0, ch, cw = (h - c) // 2, (w - c) // 2, c, c
+        flip_h = flip_v = False
+        k = 0
+        if self.augment:
+            flip_h = bool(rng.integers(0, 2))
+            flip_v = bool(rng.integers(0, 2))
+            k = int(rng.integers(0, 4))
+        out: dict[str, np.ndarray] = {"truth": img, "mask": m}
+        if self.synthesize:
+            out["a"], out["b"] = synthesize_pair(img, m, sigma=sigma, model=self.model, literal=self.literal)
+        for key, arr in out.items():
+            arr = arr[y0 : y0 + ch, x0 : x0 + cw]
+            if flip_h:
+                arr = arr[:, ::-1]
+            if flip_v:
+                arr = arr[::-1]
+            if k:
+                arr = np.rot90(arr, k)
+            out[key] = np.ascontiguousarray(arr, dtype=np.float32)
+        return {**out, "sigma": sigma, "index": j}
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        s = self.sample(i)
+        item = {
+            "truth": torch.from_numpy(s["truth"].transpose(2, 0, 1).copy()),
+            "mask": torch.from_numpy(s["mask"][None].copy()),
+            "sigma": torch.tensor(s["sigma"], dtype=torch.float32),
+        }
+        if self.synthesize:
+            item["a"] = torch.from_numpy(s["a"].transpose(2, 0, 1).copy())
+            item["b"] = torch.from_numpy(s["b"].transpose(2, 0, 1).copy())
+        return item

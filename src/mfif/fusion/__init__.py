@@ -1,0 +1,1 @@
+"""Fusion: the network pipeline for pairs, stacks of N sources, and tiling for large images."""

@@ -1,0 +1,190 @@
+"""The MFIF-GAN generator (authors' model.py, see ../shared/docs/mfif-gan-reference.md §1.1).
+
+One single-channel encoder ("branch") is applied with shared weights to each colour channel of both
+sources (six calls in the paper, one batched call here), the three features of a source are averaged,
+the two sources' features are concatenated, and a decoder predicts a sigmoid focus map.
+
+Shapes (paper configuration, width w = 64, 9 blocks):
+    encoder: 1 → w (7×7) → 2w (3×3/2) → 4w (3×3/2) → n_blocks × SEBasicBlock(4w, r=16)
+    fuse:    mean over the 3 channels of each source → concat → 8w at H/4 × W/4
+    decoder: 8w → 4w (deconv 4×4/2) → 2w (deconv 4×4/2) → 1 (7×7) → sigmoid
+Parameter count: 13,700,928.
+
+Note on BatchNorm: the authors call the branch six times, so in training mode each call normalises
+with its own batch statistics. Running the six channels as one batch (``batched_branches=True``, our
+default, faster) normalises them together; in ``eval()`` both are identical. ``batched_branches=False``
+reproduces the authors' six calls exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+import torch
+from torch import nn
+
+
+@dataclass
+class GeneratorConfig:
+    """Hyper-parameters of :class:`Generator`.
+
+    Attributes:
+        width: Channels of the first encoder conv (paper 64); the encoder goes w, 2w, 4w.
+        n_blocks: Number of SE residual blocks (paper 9).
+        se: Use squeeze-and-excitation in the residual blocks (ablation "no SE" = False).
+        se_reduction: SE reduction ratio r (paper 16).
+        input_mode: "color" = six weight-shared single-channel branches (paper); "gray" = two
+            branches on the luma of A and B (ablation "two channels").
+        batched_branches: Run all branches as one batch (see module note).
+    """
+
+    width: int = 64
+    n_blocks: int = 9
+    se: bool = True
+    se_reduction: int = 16
+    input_mode: Literal["color", "gray"] = "color"
+    batched_branches: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "GeneratorConfig":
+        fields = {k: d[k] for k in cls.__dataclass_fields__ if k in d}
+        return cls(**fields)
+
+
+class SELayer(nn.Module):
+    """Squeeze-and-excitation: global average pool → FC(c→c/r) → ReLU → FC(c/r→c) → sigmoid → scale."""
+
+    def __init__(self, channels: int, reduction: int = 16) -> None:
+        super().__init__()
+        hidden = max(1, channels // reduction)
+        self.fc = nn.Sequential(
+            nn.Linear(channels, hidden, bias=False),
+            nn.ReLU(inplace=True),
+            nn.Linear(hidden, channels, bias=False),
+            nn.Sigmoid(),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = self.fc(x.mean(dim=(2, 3)))
+        return x * w[:, :, None, None]
+
+
+class SEBasicBlock(nn.Module):
+    """conv3×3 → BN → ReLU → conv3×3 → BN → SE → + identity → ReLU (no bias, no downsample)."""
+
+    def __init__(self, channels: int, *, se: bool = True, reduction: int = 16) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(channels)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(channels, channels, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(channels)
+        self.se = SELayer(channels, reduction) if se else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.se(self.bn2(self.conv2(out)))
+        return self.relu(out + x)
+
+
+def _conv_bn_relu(cin: int, cout: int, k: int, s: int, p: int) -> list[nn.Module]:
+    return [nn.Conv2d(cin, cout, k, s, p, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+
+
+class Branch(nn.Module):
+    """The shared single-channel encoder ("Line" in the authors' code). N×1×H×W → N×4w×H/4×W/4."""
+
+    def __init__(self, cfg: GeneratorConfig) -> None:
+        super().__init__()
+        w = cfg.width
+        layers: list[nn.Module] = []
+        layers += _conv_bn_relu(1, w, 7, 1, 3)
+        layers += _conv_bn_relu(w, 2 * w, 3, 2, 1)
+        layers += _conv_bn_relu(2 * w, 4 * w, 3, 2, 1)
+        for _ in range(cfg.n_blocks):
+            layers.append(SEBasicBlock(4 * w, se=cfg.se, reduction=cfg.se_reduction))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class Decoder(nn.Module):
+    """8w → 4w → 2w (transposed convs 4×4/2, BN, ReLU) → 1 (conv 7×7) → sigmoid."""
+
+    def __init__(self, cfg: GeneratorConfig) -> None:
+        super().__init__()
+        w = cfg.width
+        self.net = nn.Sequential(
+            nn.ConvTranspose2d(8 * w, 4 * w, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(4 * w),
+            nn.ReLU(inplace=True),
+            nn.ConvTranspose2d(4 * w, 2 * w, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(2 * w),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(2 * w, 1, 7, 1, 3, bias=False),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def _luma(x: torch.Tensor) -> torch.Tensor:
+    w = torch.tensor([0.298936021293775, 0.587043074451121, 0.114020904255103], dtype=x.dtype, device=x.device)
+    return (x * w[None, :, None, None]).sum(dim=1, keepdim=True)
+
+
+class Generator(nn.Module):
+    """Predicts the focus map of source A from two sources.
+
+    Args:
+        config: :class:`GeneratorConfig` (defaults = the paper's model).
+
+    Forward:
+        a, b: N×3×H×W (or N×1×H×W in gray mode) in [0, 1]; H, W multiples of 4.
+        Returns N×1×H×W focus map in [0, 1] (1 = A in focus), or the pre-sigmoid logits when
+        ``logits=True``.
+    """
+
+    def __init__(self, config: GeneratorConfig | None = None, **overrides: Any) -> None:
+        super().__init__()
+        cfg = config or GeneratorConfig()
+        if overrides:
+            cfg = GeneratorConfig(**{**cfg.to_dict(), **overrides})
+        self.config = cfg
+        self.branch = Branch(cfg)
+        self.decoder = Decoder(cfg)
+
+    def encode(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """N×C×H×W sources in [0, 1] → N×8w×H/4×W/4 fused features."""
+        if self.config.input_mode == "gray":
+            a = _luma(a) if a.shape[1] == 3 else a
+            b = _luma(b) if b.shape[1] == 3 else b
+        else:
+            if a.shape[1] == 1:
+                a = a.expand(-1, 3, -1, -1)
+            if b.shape[1] == 1:
+                b = b.expand(-1, 3, -1, -1)
+        n, c = a.shape[:2]
+        x = torch.cat([a, b], dim=1) * 2.0 - 1.0  # N×2C×H×W in [-1, 1]
+        h, w = x.shape[2:]
+        if self.config.batched_branches:
+            f = self.branch(x.reshape(n * 2 * c, 1, h, w))
+            f = f.reshape(n, 2, c, *f.shape[1:]).mean(dim=2)  # N×2×4w×h×w
+        else:
+            feats = [self.branch(x[:, i : i + 1]) for i in range(2 * c)]
+            f = torch.stack(feats, dim=1).reshape(n, 2, c, *feats[0].shape[1:]).mean(dim=2)
+        return f.reshape(n, -1, *f.shape[3:])
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor, *, logits: bool = False) -> torch.Tensor:
+        z = self.decoder(self.encode(a, b))
+        return z if logits else torch.sigmoid(z)
+
+
+def count_parameters(module: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)

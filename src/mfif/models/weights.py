@@ -1,0 +1,182 @@
+"""Saving and loading generator weights as safetensors (never pickle).
+
+A weights set is one file ``NAME.safetensors`` or shards ``NAME-00001-of-00003.safetensors`` (each
+≤ ``shard_mib`` MiB) in one folder. Every file carries the metadata key ``mfif_config`` (JSON of
+:class:`~mfif.models.generator.GeneratorConfig`) plus free-form provenance keys.
+Shipped weights live in the package folder ``mfif/weights/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from mfif.errors import MfifError
+from mfif.models.generator import Generator, GeneratorConfig
+
+WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
+_SHARD_RE = re.compile(r"^(?P<name>.+)-(?P<i>\d{5})-of-(?P<n>\d{5})\.safetensors$")
+
+
+def installed_weights(name: str, *, directory: Path | None = None) -> list[Path]:
+    """Files of the weights set ``name`` in ``directory`` (default: the package's weights folder)."""
+    d = directory or WEIGHTS_DIR
+    single = d / f"{name}.safetensors"
+    if single.is_file():
+        return [single]
+    shards = sorted(d.glob(f"{name}-*-of-*.safetensors"))
+    return [p for p in shards if (m := _SHARD_RE.match(p.name)) and m.group("name") == name]
+
+
+def _resolve(path: str | os.PathLike[str]) -> list[Path]:
+    p = Path(path)
+    if p.is_dir():
+        files = sorted(p.glob("*.safetensors"))
+        if not files:
+            raise MfifError(f"{p}: no .safetensors files in this folder")
+        return files
+    if not p.exists():
+        raise MfifError(f"{p}: weights file not found")
+    m = _SHARD_RE.match(p.name)
+    if m:
+        files = sorted(p.parent.glob(f"{m.group('name')}-*-of-{m.group('n')}.safetensors"))
+        if len(files) != int(m.group("n")):
+            raise MfifError(f"{p}: expected {int(m.group('n'))} shards, found {len(files)}")
+        return files
+    return [p]
+
+
+def read_state(path: str | os.PathLike[str] | list[Path]) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Read a (possibly sharded) safetensors weights set into a state dict and its metadata."""
+    from safetensors import SafetensorError, safe_open
+
+    files = path if isinstance(path, list) else _resolve(path)
+    state: dict[str, torch.Tensor] = {}
+    meta: dict[str, str] = {}
+    for f in files:
+        try:
+            with safe_open(str(f), framework="pt") as fh:
+                meta.update(fh.metadata() or {})
+                for k in fh.keys():
+                    state[k] = fh.get_tensor(k)
+        except (SafetensorError, OSError, ValueError) as exc:
+            raise MfifError(f"{f}: not a valid safetensors weights file ({str(exc).splitlines()[0]})") from None
+        except Exception as exc:  # safetensors raises various types for garbage input
+            raise MfifError(f"{f}: not a valid safetensors weights file ({type(exc).__name__})") from None
+    return state, meta
+
+
+def load_generator(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    name: str = "mfif-gan",
+    config: GeneratorConfig | None = None,
+    device: str | torch.device = "cpu",
+) -> Generator:
+    """Build a :class:`Generator` from safetensors weights, in eval mode, float32.
+
+    Args:
+        path: A ``.safetensors`` file, one shard of a set, or a folder. None = the shipped set ``name``.
+        name: Name of the shipped weights set (``mfif-gan`` or ``mfif-gan-lite``).
+        config: Architecture; default = the ``mfif_config`` stored in the file (or the paper's).
+        device: Torch device.
+
+    Raises:
+        MfifError: no weights installed, file unreadable, or tensors that do not fit the architecture.
+    """
+    if path is None:
+        files = installed_weights(name)
+        if not files:
+            raise MfifError(
+                f"no trained weights installed for {name!r}; pass --weights PATH (a .safetensors file "
+                f"or folder), or use another method (see 'mfif methods')"
+            )
+        state, meta = read_state(files)
+        where = str(files[0])
+    else:
+        state, meta = read_state(path)
+        where = str(path)
+    if config is None:
+        config = GeneratorConfig.from_dict(json.loads(meta["mfif_config"])) if "mfif_config" in meta else GeneratorConfig()
+    model = Generator(config)
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    wrong = [k for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+    if missing or unexpected or wrong:
+        detail = (
+            f"{len(missing)} missing, {len(unexpected)} unexpected, {len(wrong)} of wrong shape"
+            + (f" (e.g. {wrong[0]}: {tuple(state[wrong[0]].shape)} vs {tuple(own[wrong[0]].shape)})" if wrong else "")
+        )
+        raise MfifError(f"{where}: weights do not fit the generator ({detail})")
+    model.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()})
+    model.eval()
+    return model.to(device)
+
+
+def save_generator(
+    model: Generator,
+    path: str | os.PathLike[str],
+    *,
+    dtype: torch.dtype = torch.float16,
+    shard_mib: float = 15.0,
+    metadata: dict[str, Any] | None = None,
+) -> list[Path]:
+    """Write a generator as safetensors, split into shards of at most ``shard_mib`` MiB.
+
+    Args:
+        model: The generator.
+        path: Target ``NAME.safetensors``; shards are named ``NAME-0000k-of-0000n.safetensors``.
+        dtype: Storage type of floating tensors (fp16 halves the size; BN counters stay int64).
+        shard_mib: Maximum shard size.
+        metadata: Extra string metadata (provenance).
+
+    Returns:
+        The written files.
+    """
+    from safetensors.torch import save_file
+
+    p = Path(path)
+    if p.suffix != ".safetensors":
+        p = p.with_suffix(".safetensors")
+    if not p.parent.is_dir():
+        raise MfifError(f"{p}: output directory {p.parent} does not exist")
+    meta = {"mfif_config": json.dumps(model.config.to_dict()), "format": "mfif-generator-v1"}
+    meta.update({k: str(v) for k, v in (metadata or {}).items()})
+    state = {
+        k: (v.detach().to("cpu", dtype) if v.is_floating_point() else v.detach().cpu()).contiguous()
+        for k, v in model.state_dict().items()
+    }
+    limit = int(shard_mib * 1024 * 1024) - 64 * 1024  # header room
+    shards: list[dict[str, torch.Tensor]] = [{}]
+    size = 0
+    for k, v in state.items():
+        nbytes = v.numel() * v.element_size()
+        if shards[-1] and size + nbytes > limit:
+            shards.append({})
+            size = 0
+        shards[-1][k] = v
+        size += nbytes
+    stem = p.name[: -len(".safetensors")]
+    names = [p] if len(shards) == 1 else [
+        p.parent / f"{stem}-{i + 1:05d}-of-{len(shards):05d}.safetensors" for i in range(len(shards))
+    ]
+    for old in list(p.parent.glob(f"{stem}-*-of-*.safetensors")) + ([p] if p.exists() else []):
+        if old not in names:
+            old.unlink()
+    for shard, out in zip(shards, names):
+        fd, tmp = tempfile.mkstemp(prefix=".mfif-", suffix=".safetensors", dir=out.parent)
+        os.close(fd)
+        try:
+            save_file(shard, tmp, metadata=meta)
+            os.replace(tmp, out)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    return names

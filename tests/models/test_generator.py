@@ -1,0 +1,72 @@
+"""Generator and critic architecture facts.
+
+Golden parameter counts come from ../shared/docs/mfif-gan-reference.md §1.1-1.2 (derived there from the
+authors' model.py): G = 13,700,928, D = 3,815,105.
+"""
+
+import pytest
+import torch
+
+from mfif.models import Critic, Generator, GeneratorConfig
+from mfif.models.generator import count_parameters
+
+
+def test_paper_parameter_counts():
+    assert count_parameters(Generator()) == 13_700_928
+    assert count_parameters(Critic()) == 3_815_105
+
+
+def test_constructor_arguments_are_used():
+    base = count_parameters(Generator(width=8, n_blocks=2))
+    assert count_parameters(Generator(width=8, n_blocks=3)) > base
+    assert count_parameters(Generator(width=16, n_blocks=2)) > base
+    assert count_parameters(Generator(width=8, n_blocks=2, se=False)) < base
+    g = Generator(width=8, n_blocks=1, input_mode="gray").eval()
+    out = g(torch.rand(1, 3, 16, 16), torch.rand(1, 3, 16, 16))
+    assert out.shape == (1, 1, 16, 16)
+
+
+def test_output_shape_and_range():
+    torch.manual_seed(0)
+    g = Generator(width=4, n_blocks=1).eval()
+    with torch.no_grad():
+        m = g(torch.rand(2, 3, 20, 28), torch.rand(2, 3, 20, 28))
+    assert m.shape == (2, 1, 20, 28)
+    assert float(m.min()) >= 0 and float(m.max()) <= 1
+
+
+def test_batched_branches_equal_six_calls_in_eval():
+    torch.manual_seed(0)
+    g = Generator(width=4, n_blocks=1).eval()
+    a, b = torch.rand(1, 3, 16, 16), torch.rand(1, 3, 16, 16)
+    with torch.no_grad():
+        y1 = g(a, b)
+        g.config.batched_branches = False
+        y2 = g(a, b)
+    torch.testing.assert_close(y1, y2)
+
+
+def test_weight_sharing_symmetry():
+    """Channels are averaged, so permuting the RGB channels of both sources does not change the map."""
+    torch.manual_seed(0)
+    g = Generator(width=4, n_blocks=1).eval()
+    a, b = torch.rand(1, 3, 16, 16), torch.rand(1, 3, 16, 16)
+    perm = [2, 0, 1]
+    with torch.no_grad():
+        torch.testing.assert_close(g(a, b), g(a[:, perm], b[:, perm]), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("paper", [True, False])
+def test_critic_patch_output(paper):
+    d = Critic(width=8, paper=paper).eval()
+    out = d(torch.rand(1, 3, 256, 256), torch.rand(1, 3, 256, 256), torch.rand(1, 1, 256, 256))
+    assert out.shape == (1, 1, 6, 6)
+    has_bn = any(isinstance(m, torch.nn.BatchNorm2d) for m in d.modules())
+    assert has_bn == paper
+    if paper:
+        assert float(out.min()) >= 0 and float(out.max()) <= 1
+
+
+def test_config_round_trip():
+    cfg = GeneratorConfig(width=8, n_blocks=2, se=False, input_mode="gray")
+    assert GeneratorConfig.from_dict(cfg.to_dict()) == cfg
