@@ -132,6 +132,7 @@ def write_pack(
     overwrite: bool = False,
     progress: bool = True,
     total: int | None = None,
+    skipped: list[dict[str, str]] | None = None,
 ) -> dict[str, Any]:
     """Write a pack atomically.
 
@@ -150,6 +151,7 @@ def write_pack(
         overwrite: Replace an existing pack.
         progress: Show a tqdm progress bar.
         total: Number of sources (for the progress bar).
+        skipped: Items already skipped upstream (e.g. by mask recovery), listed in the manifest too.
 
     Returns:
         The manifest dict.
@@ -165,7 +167,7 @@ def write_pack(
         (tmp / "images").mkdir()
         (tmp / "masks").mkdir()
         items: list[dict[str, Any]] = []
-        skipped: list[dict[str, str]] = []
+        skipped = list(skipped or [])
         dropped: list[dict[str, Any]] = []
         seen: set[str] = set()
         for src in tqdm(sources, total=total, desc="pack", unit="img", disable=not progress):

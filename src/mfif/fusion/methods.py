@@ -14,13 +14,16 @@ import torch
 
 from mfif.fusion.pair import fuse_pair, resolve_device
 from mfif.models.generator import Generator
+from mfif.models.optimize import optimize_for_inference
 from mfif.models.weights import installed_weights, load_generator
 from mfif.registry import FusionResult, register_method
 
 
 @lru_cache(maxsize=8)
 def _cached(name: str, path: str | None, device: str) -> Generator:
-    return load_generator(path, name=name, device=device)
+    # BN folded into the convolutions + channels-last weights: same function, ~1.7x faster on CPU
+    # (benchmarks/infer_speed.py --optimize; see docs/speed.md).
+    return optimize_for_inference(load_generator(path, name=name, device=device))
 
 
 def get_generator(name: str, weights: str | None = None, device: str | torch.device = "auto") -> Generator:

@@ -52,6 +52,13 @@ def pad_to_multiple(x: torch.Tensor, multiple: int = 4) -> tuple[torch.Tensor, t
     return x, (h, w)
 
 
+def _is_channels_last(model: torch.nn.Module) -> bool:
+    for p in model.parameters():
+        if p.ndim == 4:
+            return p.is_contiguous(memory_format=torch.channels_last) and not p.is_contiguous()
+    return False
+
+
 @torch.inference_mode()
 def predict_focus_map_tensor(
     model: torch.nn.Module,
@@ -59,11 +66,13 @@ def predict_focus_map_tensor(
     b: torch.Tensor,
     *,
     amp: bool = False,
-    channels_last: bool = False,
+    channels_last: bool | None = None,
 ) -> torch.Tensor:
     """Network focus map for N×3×H×W sources in [0, 1] (any H, W) → N×1×H×W float32 in [0, 1]."""
     a, (h, w) = pad_to_multiple(a)
     b, _ = pad_to_multiple(b)
+    if channels_last is None:
+        channels_last = _is_channels_last(model)
     if channels_last:
         a = a.contiguous(memory_format=torch.channels_last)
         b = b.contiguous(memory_format=torch.channels_last)
@@ -84,7 +93,7 @@ def predict_focus_map(
     *,
     device: str | torch.device = "auto",
     amp: bool = False,
-    channels_last: bool = False,
+    channels_last: bool | None = None,
     tile: int | None = None,
     tile_overlap: int = 32,
 ) -> np.ndarray:
@@ -95,7 +104,7 @@ def predict_focus_map(
         a, b: Sources, float32 [0, 1], H×W or H×W×3 (same shape).
         device: ``auto``, ``cpu`` or ``cuda``.
         amp: bf16 autocast (CUDA; on CPU only where supported).
-        channels_last: Use channels-last memory format.
+        channels_last: Feed channels-last tensors (None = when the model's weights are).
         tile: Tile size for large images (None = whole image); see :mod:`mfif.fusion.tiling`.
         tile_overlap: Context pixels around each tile.
 
@@ -133,7 +142,7 @@ def fuse_pair(
     connectivity: int = 1,
     postprocess: bool = True,
     amp: bool = False,
-    channels_last: bool = False,
+    channels_last: bool | None = None,
     tile: int | None = None,
     tile_overlap: int = 32,
     **unused: Any,

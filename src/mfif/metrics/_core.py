@@ -256,15 +256,25 @@ class Triple:
             return float((np.float64(sf_f) - sf_r) / sf_r)
 
     # -- QY ------------------------------------------------------------------------------------
-    @cached_property
-    def yang_maps(self) -> dict[str, np.ndarray]:
-        """Valid-mode 7x7 Gaussian moments (§8) of A, B, F and their products."""
-        w1 = _yang_window_1d()
+    def yang_maps(self, separable: bool = True) -> dict[str, np.ndarray]:
+        """Valid-mode 7x7 Gaussian moments (§8) of A, B, F and their products.
+
+        ``separable=True`` (fast, used by the stable mode) filters rows then columns;
+        ``separable=False`` applies the full 7x7 kernel like MATLAB ``filter2``, whose rounding
+        decides which windows come out exactly flat in the faithful mode.
+        """
+        key = "_yang_sep" if separable else "_yang_2d"
+        if key in self.__dict__:
+            return self.__dict__[key]
         m, n = self.a.shape
+        w1, w2 = _yang_window_1d(), _yang_window()
 
         def filt(x: np.ndarray) -> np.ndarray:
-            y = ndimage.correlate1d(x, w1, axis=0, mode="constant")
-            y = ndimage.correlate1d(y, w1, axis=1, mode="constant")
+            if separable:
+                y = ndimage.correlate1d(x, w1, axis=0, mode="constant")
+                y = ndimage.correlate1d(y, w1, axis=1, mode="constant")
+            else:
+                y = ndimage.correlate(x, w2, mode="constant")
             return y[3 : m - 3, 3 : n - 3]
 
         a, b, f = self.a, self.b, self.f
@@ -275,6 +285,7 @@ class Triple:
         out["ab"] = filt(a * b)
         out["af"] = filt(a * f)
         out["bf"] = filt(b * f)
+        self.__dict__[key] = out
         return out
 
     @cached_property
@@ -301,7 +312,7 @@ class Triple:
         m, n = self.a.shape
         if m < 11 or n < 11:
             return float("-inf") if mode == "faithful" else float("nan")
-        ym = self.yang_maps
+        ym = self.yang_maps(separable=(mode != "faithful"))
         mua, mub, muf = ym["mu_a"], ym["mu_b"], ym["mu_f"]
         va, vb, vf = ym["aa"] - mua * mua, ym["bb"] - mub * mub, ym["ff"] - muf * muf
         cab, caf, cbf = ym["ab"] - mua * mub, ym["af"] - mua * muf, ym["bf"] - mub * muf

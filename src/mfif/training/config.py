@@ -1,0 +1,366 @@
+"""Training configuration: one flat dataclass, YAML files, ``key=value`` overrides.
+
+A config file is a YAML mapping of :class:`TrainConfig` fields (unknown keys are an error). The
+shipped files live in ``configs/`` at the repository root and in the package (``mfif/configs/``):
+``paper`` (the authors' recipe and quirks), ``fast`` (cleaned recipe, GPU schedule), ``lite``
+(small L1-only network for CPU), ``tiny`` (smoke tests). A bare name such as ``lite`` resolves to the
+shipped file; anything else is a path.
+
+The resolved config (after overrides) is written beside every checkpoint as ``config.yaml``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Sequence
+
+from mfif.errors import MfifError
+
+PACKAGE_CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+GAN_LOSSES = ("wgan-gp", "lsgan", "none")
+RECON_LOSSES = ("l1", "bce")
+TARGET_RANGES = ("01", "pm1")
+SYNTHESIS = ("alpha", "conventional")
+INPUT_MODES = ("color", "gray")
+OPTIMIZERS = ("adam", "adamw")
+SELECT_METRICS = ("psnr", "psnr_band", "iou", "map_l1")
+AUTO_BOOL = ("auto", True, False)
+
+
+@dataclass
+class TrainConfig:
+    """All settings of a training run (defaults = the cleaned GAN recipe).
+
+    Generator (see :class:`mfif.models.generator.GeneratorConfig`):
+        width, n_blocks, se, se_reduction, input_mode ("color" six branches | "gray" two branches),
+        batched_branches.
+    Adversarial part:
+        gan: "wgan-gp" (authors), "lsgan" (least squares, no gradient penalty) or "none" (L1-only,
+            no critic). critic_width; critic_paper: keep the authors' BatchNorm + sigmoid critic.
+        n_critic: a generator update every n-th iteration (the critic updates every iteration).
+        gp_weight: gradient-penalty weight λ_gp (0 = "no GP" ablation; used with wgan-gp only).
+        adv_weight: weight of the generator's adversarial term.
+    Reconstruction:
+        recon: "l1" (authors) or "bce" (ablation); recon_weight λ_rec.
+        target_range: "01" (map target in [0, 1]) or "pm1" (authors' quirk: target 2·mask − 1).
+    Data (a pack from ``mfif data``; its "val" split is used for validation):
+        pack, crop, synthesis ("alpha" | "conventional"), sigma (a number or [lo, hi], drawn per
+        sample), literal (paper's literal eqs. 10-11), augment, workers, gpu_synthesis ("auto" = on
+        CUDA), val_count (max validation images), val_crop (centre crop), val_sigma (None = mean of
+        sigma), val_batch.
+    Optimisation:
+        optimizer ("adam" | "adamw"), lr_g, lr_d, beta1, beta2, weight_decay, batch_size (global,
+        over all processes), ema_decay (0 = no EMA; evaluation and export use the EMA weights).
+    Schedule (one iteration = one batch = one critic step):
+        steps: total iterations; decay_start: linear LR decay to 0 from this point (a value ≤ 1 is a
+        fraction of ``steps``, larger values are an iteration number); max_minutes: stop after this
+        wall time (if set, the decay also follows elapsed/max_minutes, whichever is further);
+        val_every, ckpt_every, log_every (iterations); select_metric: validation metric that picks
+        the exported "best" generator.
+    Run:
+        seed, device ("auto" | "cpu" | "cuda" | "cuda:N"), threads (torch intra-op threads; 0 = all
+        cores), amp ("auto" = bf16 autocast on CUDA), channels_last ("auto" = on CUDA), compile
+        (torch.compile the generator), progress (tqdm bar), export_name, export_shard_mib.
+    """
+
+    name: str = "default"
+    # generator
+    width: int = 64
+    n_blocks: int = 9
+    se: bool = True
+    se_reduction: int = 16
+    input_mode: str = "color"
+    batched_branches: bool = True
+    # adversarial
+    gan: str = "wgan-gp"
+    critic_width: int = 64
+    critic_paper: bool = False
+    n_critic: int = 5
+    gp_weight: float = 10.0
+    adv_weight: float = 1.0
+    # reconstruction
+    recon: str = "l1"
+    recon_weight: float = 10.0
+    target_range: str = "01"
+    # data
+    pack: str | None = None
+    crop: int = 256
+    synthesis: str = "alpha"
+    sigma: Any = 1.0
+    literal: bool = False
+    augment: bool = True
+    workers: int = 2
+    gpu_synthesis: Any = "auto"
+    val_count: int = 64
+    val_crop: int = 256
+    val_sigma: float | None = None
+    val_batch: int = 8
+    # optimisation
+    optimizer: str = "adam"
+    lr_g: float = 1e-4
+    lr_d: float = 1e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    weight_decay: float = 0.0
+    batch_size: int = 8
+    ema_decay: float = 0.999
+    # schedule
+    steps: int = 120000
+    decay_start: float = 0.5
+    max_minutes: float | None = None
+    val_every: int = 1000
+    ckpt_every: int = 1000
+    log_every: int = 50
+    select_metric: str = "psnr"
+    # run
+    seed: int = 0
+    device: str = "auto"
+    threads: int = 0
+    amp: Any = "auto"
+    channels_last: Any = "auto"
+    compile: bool = False
+    progress: bool = True
+    export_name: str = "mfif-gan"
+    export_shard_mib: float = 15.0
+
+    # ------------------------------------------------------------------ helpers
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        if isinstance(d["sigma"], tuple):
+            d["sigma"] = list(d["sigma"])
+        return d
+
+    def generator_config(self):  # noqa: ANN201
+        from mfif.models.generator import GeneratorConfig
+
+        return GeneratorConfig(
+            width=self.width,
+            n_blocks=self.n_blocks,
+            se=self.se,
+            se_reduction=self.se_reduction,
+            input_mode=self.input_mode,
+            batched_branches=self.batched_branches,
+        )
+
+    def sigma_range(self) -> tuple[float, float]:
+        s = self.sigma
+        if isinstance(s, (list, tuple)):
+            return float(s[0]), float(s[1])
+        return float(s), float(s)
+
+    def decay_start_step(self) -> int:
+        d = float(self.decay_start)
+        return int(round(d * self.steps)) if d <= 1 else int(d)
+
+    def validate(self) -> "TrainConfig":
+        """Coerce types and check ranges; raises MfifError naming the field."""
+        _coerce(self)
+        choices = {
+            "gan": GAN_LOSSES,
+            "recon": RECON_LOSSES,
+            "target_range": TARGET_RANGES,
+            "synthesis": SYNTHESIS,
+            "input_mode": INPUT_MODES,
+            "optimizer": OPTIMIZERS,
+            "select_metric": SELECT_METRICS,
+        }
+        for k, allowed in choices.items():
+            if getattr(self, k) not in allowed:
+                raise MfifError(f"config {k}: expected one of {', '.join(allowed)}, got {getattr(self, k)!r}")
+        for k in ("amp", "channels_last", "gpu_synthesis"):
+            if getattr(self, k) not in AUTO_BOOL:
+                raise MfifError(f"config {k}: expected auto, true or false, got {getattr(self, k)!r}")
+        positive = ("width", "n_blocks", "se_reduction", "critic_width", "n_critic", "crop", "val_crop",
+                    "val_batch", "batch_size", "steps", "val_every", "ckpt_every", "log_every")
+        for k in positive:
+            if getattr(self, k) < 1:
+                raise MfifError(f"config {k}: must be >= 1, got {getattr(self, k)}")
+        for k in ("crop", "val_crop"):
+            if getattr(self, k) % 4:
+                raise MfifError(f"config {k}: must be a multiple of 4, got {getattr(self, k)}")
+        for k in ("gp_weight", "adv_weight", "recon_weight", "weight_decay", "workers", "val_count", "threads"):
+            if getattr(self, k) < 0:
+                raise MfifError(f"config {k}: must be >= 0, got {getattr(self, k)}")
+        for k in ("lr_g", "lr_d"):
+            if not getattr(self, k) > 0:
+                raise MfifError(f"config {k}: must be > 0, got {getattr(self, k)}")
+        if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1):
+            raise MfifError(f"config beta1/beta2: must be in [0, 1), got {self.beta1}, {self.beta2}")
+        if not 0 <= self.ema_decay < 1:
+            raise MfifError(f"config ema_decay: must be in [0, 1), got {self.ema_decay}")
+        lo, hi = self.sigma_range()
+        if not (0 <= lo <= hi and math.isfinite(hi)):
+            raise MfifError(f"config sigma: expected a number >= 0 or [lo, hi] with 0 <= lo <= hi, got {self.sigma}")
+        if self.max_minutes is not None and not self.max_minutes > 0:
+            raise MfifError(f"config max_minutes: must be > 0, got {self.max_minutes}")
+        if self.decay_start < 0:
+            raise MfifError(f"config decay_start: must be >= 0, got {self.decay_start}")
+        if self.export_shard_mib < 1:
+            raise MfifError(f"config export_shard_mib: must be >= 1, got {self.export_shard_mib}")
+        return self
+
+
+FIELD_TYPES = {f.name: f.type for f in fields(TrainConfig)}
+
+
+def _to_bool(key: str, v: Any) -> bool:
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, str) and v.lower() in ("true", "yes", "on", "1"):
+        return True
+    if isinstance(v, str) and v.lower() in ("false", "no", "off", "0"):
+        return False
+    if isinstance(v, int) and v in (0, 1):
+        return bool(v)
+    raise MfifError(f"config {key}: expected true or false, got {v!r}")
+
+
+def _coerce_value(key: str, v: Any) -> Any:
+    t = FIELD_TYPES[key]
+    try:
+        if t == "int":
+            if isinstance(v, bool):
+                raise ValueError
+            fv = float(v)
+            if fv != int(fv):
+                raise ValueError
+            return int(fv)
+        if t == "float":
+            if isinstance(v, bool):
+                raise ValueError
+            return float(v)
+        if t == "float | None":
+            return None if v is None or (isinstance(v, str) and v.lower() in ("none", "null", "")) else float(v)
+        if t == "bool":
+            return _to_bool(key, v)
+        if t == "str":
+            return str(v)
+        if t == "str | None":
+            return None if v is None or (isinstance(v, str) and v.lower() in ("none", "null", "")) else str(v)
+    except (TypeError, ValueError):
+        raise MfifError(f"config {key}: expected {t}, got {v!r}") from None
+    # Any-typed fields
+    if key == "sigma":
+        if isinstance(v, (list, tuple)):
+            if len(v) != 2:
+                raise MfifError(f"config sigma: expected a number or [lo, hi], got {v!r}")
+            try:
+                return [float(v[0]), float(v[1])]
+            except (TypeError, ValueError):
+                raise MfifError(f"config sigma: expected numbers, got {v!r}") from None
+        try:
+            return float(v)
+        except (TypeError, ValueError):
+            raise MfifError(f"config sigma: expected a number or [lo, hi], got {v!r}") from None
+    if key in ("amp", "channels_last", "gpu_synthesis"):
+        if isinstance(v, str) and v.lower() == "auto":
+            return "auto"
+        return _to_bool(key, v)
+    return v
+
+
+def _coerce(cfg: TrainConfig) -> None:
+    for f in fields(cfg):
+        setattr(cfg, f.name, _coerce_value(f.name, getattr(cfg, f.name)))
+
+
+def _parse_yaml_text(text: str, where: str) -> dict[str, Any]:
+    import yaml
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise MfifError(f"{where}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise MfifError(f"{where}: expected a mapping of config keys")
+    return data
+
+
+def resolve_config_path(name_or_path: str | os.PathLike[str]) -> Path:
+    """A path as given, or a bare name (``lite``) → the shipped ``mfif/configs/lite.yaml``."""
+    p = Path(name_or_path)
+    if p.is_file():
+        return p
+    if p.suffix == "" and p.parent == Path("."):
+        q = PACKAGE_CONFIGS / f"{p.name}.yaml"
+        if q.is_file():
+            return q
+        names = sorted(x.stem for x in PACKAGE_CONFIGS.glob("*.yaml"))
+        raise MfifError(f"{name_or_path}: no such config file or shipped config (shipped: {', '.join(names)})")
+    raise MfifError(f"{p}: config file not found")
+
+
+def from_dict(d: dict[str, Any], *, where: str = "config") -> TrainConfig:
+    unknown = [k for k in d if k not in FIELD_TYPES]
+    if unknown:
+        raise MfifError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+    cfg = TrainConfig(**d)
+    return cfg.validate()
+
+
+def load_config(path: str | os.PathLike[str] | None = None, overrides: Sequence[str] = ()) -> TrainConfig:
+    """Read a YAML config (or the defaults when None) and apply ``key=value`` overrides."""
+    d: dict[str, Any] = {}
+    where = "config"
+    if path is not None:
+        p = resolve_config_path(path)
+        where = str(p)
+        try:
+            text = p.read_text()
+        except OSError as exc:
+            raise MfifError(f"{p}: cannot read config ({exc.strerror})") from None
+        d = _parse_yaml_text(text, where)
+    d = apply_overrides(d, overrides)
+    return from_dict(d, where=where)
+
+
+def apply_overrides(d: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """``["lr_g=1e-3", "sigma=[0.8,1.6]"]`` → updated copy of ``d`` (values parsed as YAML)."""
+    import yaml
+
+    out = dict(d)
+    for item in overrides:
+        if "=" not in item:
+            raise MfifError(f"--set {item!r}: expected key=value")
+        k, v = item.split("=", 1)
+        k = k.strip()
+        if k not in FIELD_TYPES:
+            raise MfifError(f"--set {k}: unknown config key")
+        try:
+            out[k] = yaml.safe_load(v) if v.strip() else None
+        except yaml.YAMLError:
+            out[k] = v
+    return out
+
+
+def dump_yaml(cfg: TrainConfig) -> str:
+    import yaml
+
+    return yaml.safe_dump(cfg.to_dict(), sort_keys=False)
+
+
+def replace(cfg: TrainConfig, **changes: Any) -> TrainConfig:
+    return dataclasses.replace(cfg, **changes).validate()
+
+
+ARCH_KEYS = ("width", "n_blocks", "se", "se_reduction", "input_mode", "gan", "critic_width", "critic_paper")
+
+__all__ = [
+    "TrainConfig",
+    "load_config",
+    "from_dict",
+    "apply_overrides",
+    "dump_yaml",
+    "resolve_config_path",
+    "replace",
+    "ARCH_KEYS",
+    "PACKAGE_CONFIGS",
+]
+_ = field  # keep import for dataclass users
