@@ -160,33 +160,49 @@ def build_report(results: dict, paper: dict) -> tuple[str, dict[str, str]]:
             counts[cell][k] = len(arr)
     lines = []
     chosen: dict[str, str] = {}
-    lines.append("### Candidate definitions vs the paper (mean |ours − paper| / |paper| over cells)\n")
+    lines.append("### Candidate definitions vs the paper\n")
     lines.append("A cell is one (dataset, method) of Table 1 for which we have the fused images. "
-                 "NaN means at least one image gave NaN (faithful QY). Lower is better; the chosen "
-                 "candidate is in bold.\n")
-    lines.append("| metric | candidate | cells | mean rel. dev. | median rel. dev. |")
-    lines.append("|---|---|---|---|---|")
+                 "*rel. dev.* = mean over cells of |ours − paper| / |paper| (NaN: some image gave NaN, "
+                 "faithful QY). *ratio* = paper / ours, mean over cells, and its coefficient of variation "
+                 "(CV, std/mean): a candidate that matches the paper up to a constant factor has a small CV. "
+                 "Rule: the candidate with the lowest rel. dev. if that is below 10 %; otherwise, among "
+                 "candidates whose ratio CV is below 5 % (same shape, different constant), the lowest CV "
+                 "(ties: ratio closest to 1); otherwise the lowest rel. dev. "
+                 "The chosen candidate is in bold.\n")
+    lines.append("| metric | candidate | cells | rel. dev. (mean) | rel. dev. (median) | ratio paper/ours | ratio CV |")
+    lines.append("|---|---|---|---|---|---|---|")
     open_metrics = list(TOOLBOX_CANDIDATES.items()) + [(m, tuple(noref.CANDIDATES[m])) for m in NOREF]
     for metric, cands in open_metrics:
         rows = []
         for c in cands:
             key = f"{metric}:{c}"
-            devs = []
+            devs, ratios = [], []
             for (ds, meth), mv in means.items():
                 p = paper.get(ds, {}).get(meth, {}).get(metric)
                 if p is None or key not in mv:
                     continue
                 devs.append(abs(mv[key] - p) / abs(p) if np.isfinite(mv[key]) else np.inf)
-            mean_dev = float(np.mean(devs)) if devs else float("nan")
-            rows.append((c, len(devs), mean_dev, float(np.median(devs)) if devs else float("nan")))
+                ratios.append(p / mv[key] if np.isfinite(mv[key]) and mv[key] != 0 else np.nan)
+            r = np.array(ratios)
+            rmean = float(np.mean(r)) if len(r) else float("nan")
+            rcv = float(np.std(r) / abs(rmean)) if len(r) and np.isfinite(rmean) and rmean != 0 else float("nan")
+            rows.append((c, len(devs), float(np.mean(devs)) if devs else float("nan"),
+                         float(np.median(devs)) if devs else float("nan"), rmean, rcv))
         finite = [r for r in rows if np.isfinite(r[2])]
-        best = min(finite, key=lambda r: r[2])[0] if finite else None
+        best = None
+        if finite:
+            top = min(finite, key=lambda r: r[2])
+            cv_ok = [r for r in finite if np.isfinite(r[5]) and r[5] < 0.05]
+            if top[2] < 0.10 or not cv_ok:
+                best = top[0]
+            else:  # matches up to a constant: most consistent ratio, then the ratio closest to 1
+                best = min(cv_ok, key=lambda r: (round(r[5], 3), abs(np.log(abs(r[4])))))[0]
         if best is not None:
             chosen[metric] = best
-        for c, n, md, med in rows:
+        for c, n, md, med, rm, cv in rows:
             label = f"**{c}**" if c == best else c
-            lines.append(f"| {metric} | {label} | {n} | {_fmt(md) if np.isfinite(md) else 'NaN/inf'} | "
-                         f"{_fmt(med) if np.isfinite(med) else 'NaN/inf'} |")
+            f = lambda v: _fmt(v) if np.isfinite(v) else "NaN/inf"  # noqa: E731
+            lines.append(f"| {metric} | {label} | {n} | {f(md)} | {f(med)} | {f(rm)} | {f(cv)} |")
     lines.append("")
     lines.append("### Ours (evaluate() defaults) / paper, per dataset and method\n")
     lines.append("Ours = mean over the pairs (n) with the definitions used by `mfif.metrics.evaluate` "
@@ -234,24 +250,31 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--update-doc", type=Path, default=None,
                     help=f"replace the text between {BEGIN} and {END} in this markdown file")
     ap.add_argument("--json", type=Path, default=None, help="also dump per-pair values as JSON")
+    ap.add_argument("--from-json", type=Path, default=None,
+                    help="rebuild the report from a --json dump instead of scoring again")
     args = ap.parse_args(argv)
     from tqdm import tqdm
 
     paper = read_paper(args.shared / "docs" / "paper-tables.md")
-    jobs = list(triples(args.shared, args.limit))
-    if not jobs:
-        print(f"no fused images found under {args.shared}", file=sys.stderr)
-        return 2
     results: dict[tuple[str, str], dict[str, list[float]]] = {}
     per_pair = []
-    for ds, meth, i, a, b, f, ok in tqdm(jobs, desc="scoring", unit="triple"):
-        vals = score(a, b, f, ok)
-        cell = results.setdefault((ds, meth), {})
-        for k, v in vals.items():
-            cell.setdefault(k, []).append(v)
-        per_pair.append({"dataset": ds, "method": meth, "pair": i, **vals})
+    if args.from_json:
+        per_pair = json.loads(args.from_json.read_text())
+    else:
+        jobs = list(triples(args.shared, args.limit))
+        if not jobs:
+            print(f"no fused images found under {args.shared}", file=sys.stderr)
+            return 2
+        for ds, meth, i, a, b, f, ok in tqdm(jobs, desc="scoring", unit="triple"):
+            vals = score(a, b, f, ok)
+            per_pair.append({"dataset": ds, "method": meth, "pair": i, **vals})
+    for row in per_pair:
+        cell = results.setdefault((row["dataset"], row["method"]), {})
+        for k, v in row.items():
+            if k not in ("dataset", "method", "pair"):
+                cell.setdefault(k, []).append(float("nan") if v is None else v)
     report, chosen = build_report(results, paper)
-    head = (f"Generated by `scripts/metrics_evidence.py` on {len(jobs)} fused images. "
+    head = (f"Generated by `scripts/metrics_evidence.py` on {len(per_pair)} fused images. "
             f"Best candidate per open metric: " + ", ".join(f"{k}={v}" for k, v in chosen.items()) + ".\n\n")
     report = head + report
     if args.json:

@@ -96,8 +96,13 @@ def gray(img: np.ndarray) -> np.ndarray:
 
 
 def gray255(img: np.ndarray) -> np.ndarray:
-    """Gray version on the 0..255 scale (float64), as the MATLAB originals see a ``double(uint8)`` image."""
-    return gray(img) * 255.0
+    """Gray version on the 0..255 scale (float64), as the MATLAB originals see a ``double(uint8)`` image.
+
+    Values are rounded to 1e-4 so that an 8-bit image that went through float32 ``/255`` comes back
+    as exact integers (thresholds such as "ML < 5" and tie tests then behave as in the originals);
+    the rounding is far below the 16-bit step (0.0039 on this scale).
+    """
+    return np.round(gray(img) * 255.0, 4)
 
 
 def matlab_round(x: np.ndarray) -> np.ndarray:

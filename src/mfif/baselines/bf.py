@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import cv2
 import numpy as np
 from scipy import ndimage
 from skimage.filters import prewitt
@@ -47,13 +48,20 @@ def _disk(r: int) -> np.ndarray:
 
 def multiscale_morph_fm(img255: np.ndarray, scales: int = 5) -> np.ndarray:
     """Multi-scale morphological gradient focus measure of a gray 0–255 image (H x W float64)."""
-    fm = np.zeros_like(img255, dtype=np.float64)
+    img = np.ascontiguousarray(img255, dtype=np.float32)  # 0..255 values are exact in float32
+    fm = np.zeros(img.shape, dtype=np.float64)
     for i in range(1, scales + 1):
-        se = _disk(2 * i + 1)
-        dil = ndimage.grey_dilation(img255, footprint=se, mode="nearest")
-        ero = ndimage.grey_erosion(img255, footprint=se, mode="nearest")
-        fm += (dil - ero) / (2 * i + 1)
+        se = _disk(2 * i + 1).astype(np.uint8)
+        dil = cv2.dilate(img, se, borderType=cv2.BORDER_REPLICATE)
+        ero = cv2.erode(img, se, borderType=cv2.BORDER_REPLICATE)
+        fm += (dil.astype(np.float64) - ero) / (2 * i + 1)
     return fm
+
+
+def _erode(mask: np.ndarray, r: int) -> np.ndarray:
+    """Binary erosion by a disk of radius r; the outside of the image does not erode (MATLAB imerode)."""
+    out = cv2.erode(mask.astype(np.uint8), _disk(r).astype(np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=1)
+    return out.astype(bool)
 
 
 def _keep_long_lines(lines: np.ndarray) -> np.ndarray:
@@ -88,9 +96,8 @@ def _fill_undetermined(m: np.ndarray, fm_a: np.ndarray, fm_b: np.ndarray) -> np.
 
 
 def _watershed_map(grad: np.ndarray, dmap: np.ndarray, band: int) -> np.ndarray | None:
-    se = _disk(band)
-    mark_a = ndimage.binary_erosion(dmap, structure=se, border_value=1)
-    mark_b = ndimage.binary_erosion(~dmap, structure=se, border_value=1)
+    mark_a = _erode(dmap, band)
+    mark_b = _erode(~dmap, band)
     if not mark_a.any() or not mark_b.any():
         return None
     markers = np.zeros(dmap.shape, np.int32)
@@ -100,9 +107,8 @@ def _watershed_map(grad: np.ndarray, dmap: np.ndarray, band: int) -> np.ndarray 
 
 
 def _blend_weights(dmap: np.ndarray, radius: int = 3) -> np.ndarray:
-    se = _disk(radius)
-    in_a = ndimage.binary_erosion(dmap, structure=se, border_value=1)
-    in_b = ndimage.binary_erosion(~dmap, structure=se, border_value=1)
+    in_a = _erode(dmap, radius)
+    in_b = _erode(~dmap, radius)
     if not in_a.any() or not in_b.any():
         return dmap.astype(np.float64)
     da = ndimage.distance_transform_edt(~in_a)

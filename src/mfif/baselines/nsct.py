@@ -125,12 +125,14 @@ def _modulate(f: np.ndarray, how: str) -> np.ndarray:
 def _shear(f: np.ndarray, origin: tuple[int, int], kind: int) -> tuple[np.ndarray, tuple[int, int]]:
     """Resample a filter by the shear matrices R1..R4 (shift 1), trim zero rows/columns.
 
-    kind 1: column n moves by −n rows; 2: +n rows; 3: row m moves by −m columns; 4: +m columns.
+    kind 1: column n moves by +n rows; 2: −n rows; 3: row m moves by +m columns; 4: −m columns.
+    (This sign convention of the shears R1..R4 was fixed by parity with the survey's NSCT outputs:
+    the opposite sign gives a valid, perfect-reconstruction NSDFB too, 0.6–1.3 dB further away.)
     Returns the new filter and where its origin (the original centre tap) ends up.
     """
     r, c = f.shape
     if kind in (1, 2):
-        s = -np.arange(c) if kind == 1 else np.arange(c)
+        s = np.arange(c) if kind == 1 else -np.arange(c)
         s = s - s.min()
         y = np.zeros((r + int(s.max()), c))
         for j in range(c):
@@ -139,7 +141,7 @@ def _shear(f: np.ndarray, origin: tuple[int, int], kind: int) -> tuple[np.ndarra
         nz = np.flatnonzero(np.abs(y).sum(axis=1))
         y = y[nz[0] : nz[-1] + 1]
         return y, (o[0] - int(nz[0]), o[1])
-    s = -np.arange(r) if kind == 3 else np.arange(r)
+    s = np.arange(r) if kind == 3 else -np.arange(r)
     s = s - s.min()
     y = np.zeros((r, c + int(s.max())))
     for i in range(r):

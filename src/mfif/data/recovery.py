@@ -17,7 +17,8 @@ mask 1) or ``A = blur(G), B = G`` (background). The algorithm:
    then let weak evidence near the boundary (lost to JPEG noise by the seed test) correct it.
 4. **Ambiguity.** A second, edge-blind labelling (nearest seed, Euclidean) is computed; the per-image
    ambiguity score is ``1 − IoU`` between the two foreground masks (0 = the undecided area is resolved
-   the same way by both rules, 1 = no foreground evidence at all). High scores mean the mask depends
+   the same way by both rules). When only one class has evidence the mask is that class everywhere
+   and the score is the undecided fraction of the image (1 = no evidence at all). High scores mean the mask depends
    on a guess; such images can be dropped from a pack.
 """
 
@@ -190,10 +191,11 @@ def recover_mask(
     confident = float(np.mean(seeds != 0))
     h, w = e.shape
     if not fg_seed.any() or not bg_seed.any():
-        # No evidence for one class: everything is the other (or undecidable).
+        # Evidence for one class only: everything is that class; the undecided fraction could hide
+        # the other one, so it is the ambiguity (1.0 when there is no evidence at all).
         val = 1.0 if fg_seed.any() else 0.0
         mask = np.full((h, w), val, np.float32)
-        return RecoveryResult(mask, 1.0 if not fg_seed.any() else 0.5, float(sigma), confident, seeds, resid)
+        return RecoveryResult(mask, float(1.0 - confident), float(sigma), confident, seeds, resid)
     grad = sobel(g.mean(axis=2)) if g.shape[2] == 1 else np.max([sobel(g[..., c]) for c in range(g.shape[2])], axis=0)
     markers = np.zeros((h, w), np.int32)
     markers[bg_seed] = 1

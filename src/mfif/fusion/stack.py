@@ -6,10 +6,11 @@ Two strategies extend a pair fusion to N sources (``stack_strategy`` option):
     F₁ = I₁, Fₖ = f(Fₖ₋₁, Iₖ): N − 1 pair fusions. The depth map follows the decisions: where step k
     picks the new source, the index becomes k, elsewhere it keeps the earlier index.
 ``"vote"``
-    Every pair (i, j), i < j, is fused once; its soft map M (1 = i in focus) adds M to the score of i
-    and 1 − M to the score of j. The depth map is the per-pixel argmax of the scores (ties → lowest
-    index), cleaned of regions smaller than ``stack_min_region_ratio``·H·W, and the fused image
-    copies the chosen source: N(N − 1)/2 pair fusions.
+    Every pair (i, j), i < j, is fused once; its hard decision map D (1 = i in focus) gives one vote
+    to i where D = 1 and to j elsewhere, and its soft map S (when the method has one) adds
+    ``1e-3·S`` / ``1e-3·(1 − S)`` to break ties. The depth map is the per-pixel argmax of the votes
+    (remaining ties → lowest index), cleaned of regions smaller than ``min_region_ratio``·H·W, and
+    the fused image copies the chosen source: N(N − 1)/2 pair fusions (a round-robin tournament).
 
 The defaults were chosen by measurement on synthetic stacks with known ground truth
 (docs/stacking.md §Strategy): :data:`DEFAULT_PAIR_STRATEGY` for registry pair methods,
@@ -32,9 +33,9 @@ from mfif.registry import FusionResult
 
 STRATEGIES = ("sequential", "vote")
 #: Stack strategy for registry pair methods (measured, docs/stacking.md).
-DEFAULT_PAIR_STRATEGY = "sequential"
+DEFAULT_PAIR_STRATEGY = "vote"
 #: Stack strategy for MFIF-GAN (measured, docs/stacking.md).
-DEFAULT_LEARNED_STRATEGY = "sequential"
+DEFAULT_LEARNED_STRATEGY = "vote"
 
 
 def _check(images: Sequence[np.ndarray], strategy: str) -> list[np.ndarray]:
@@ -131,6 +132,14 @@ def clean_depth_map(depth: np.ndarray, *, ratio: float = 0.001, connectivity: in
     return d[idx[0], idx[1]].astype(np.int32)
 
 
+def _vote(score: np.ndarray, i: int, j: int, hard: np.ndarray, soft: np.ndarray | None) -> None:
+    """Add pair (i, j)'s votes: 1 per pixel from the hard map, 1e-3 × the soft map as a tie-break."""
+    h = (np.asarray(hard) > 0.5).astype(np.float32)
+    s = h if soft is None else np.asarray(soft, np.float32)
+    score[i] += h + 1e-3 * s
+    score[j] += (1.0 - h) + 1e-3 * (1.0 - s)
+
+
 def _result(images: list[np.ndarray], fused: np.ndarray, depth: np.ndarray, **extras: Any) -> FusionResult:
     first = (depth == 0).astype(np.float32)
     return FusionResult(fused=fused, focus_map=None, decision_map=first, depth_map=depth.astype(np.int32),
@@ -152,7 +161,8 @@ def fuse_stack_pairwise(
         images: N ≥ 2 harmonised sources, float32 [0, 1], all H×W or all H×W×3.
         stack_strategy: ``"sequential"`` or ``"vote"`` (module docstring); None =
             :data:`DEFAULT_PAIR_STRATEGY`.
-        stack_min_region_ratio: ``vote`` only: small-region threshold of the depth map (fraction of H·W).
+        stack_min_region_ratio: ``vote`` only: small-region threshold of the depth map (fraction of
+            H·W; 0 disables).
         **opts: Passed to ``fn`` at every step.
 
     Returns:
@@ -179,9 +189,7 @@ def fuse_stack_pairwise(
     score = np.zeros((n,) + imgs[0].shape[:2], np.float32)
     for i, j in combinations(range(n), 2):
         res = fn([imgs[i], imgs[j]], **opts)
-        m = _pair_map(res, imgs[i], imgs[j], soft=True)
-        score[i] += m
-        score[j] += 1.0 - m
+        _vote(score, i, j, _pair_map(res, imgs[i], imgs[j], soft=False), res.focus_map)
     depth = np.argmax(score, axis=0).astype(np.int32)
     del score
     depth = clean_depth_map(depth, ratio=stack_min_region_ratio)
@@ -211,8 +219,10 @@ def fuse_stack_learned(
         images: N ≥ 2 harmonised sources, float32 [0, 1], all H×W or all H×W×3.
         device: ``auto``, ``cpu``, ``cuda`` or a torch device.
         stack_strategy: ``"sequential"`` (each step is the paper's pair pipeline on the running fused
-            image and the next source) or ``"vote"`` (soft maps of all pairs → per-pixel argmax →
+            image and the next source) or ``"vote"`` (maps of all pairs → per-pixel argmax →
             small-region removal with ``min_region_ratio``); None = :data:`DEFAULT_LEARNED_STRATEGY`.
+            ``vote`` uses each pair's post-processed decision map as its votes and the soft map to
+            break ties.
         threshold, min_region_ratio, connectivity, postprocess: The paper's post-processing
             (:func:`mfif.fusion.pair.fuse_pair`).
         amp, channels_last, tile, tile_overlap: Inference options (:func:`mfif.fusion.pair.predict_focus_map`).
@@ -225,6 +235,7 @@ def fuse_stack_learned(
         MfifError: unknown options, bad strategy, or sources of different shapes.
     """
     from mfif.fusion.pair import fuse_pair, predict_focus_map
+    from mfif.postprocess import postprocess_map
 
     if unused:
         raise MfifError(f"unknown option(s) for mfif-gan: {', '.join(sorted(unused))}")
@@ -249,11 +260,76 @@ def fuse_stack_learned(
         return _result(imgs, select(imgs, depth), depth, stack_strategy=strategy, pair_fusions=n - 1)
     score = np.zeros((n,) + imgs[0].shape[:2], np.float32)
     for i, j in combinations(range(n), 2):
-        m = predict_focus_map(model, imgs[i], imgs[j], **infer)
-        score[i] += m
-        score[j] += 1.0 - m
+        soft = predict_focus_map(model, imgs[i], imgs[j], **infer)
+        hard = postprocess_map(soft, threshold=threshold, ratio=min_region_ratio, connectivity=connectivity,
+                               enabled=postprocess)
+        _vote(score, i, j, hard, soft)
     depth = np.argmax(score, axis=0).astype(np.int32)
     del score
     if postprocess:
         depth = clean_depth_map(depth, ratio=min_region_ratio, connectivity=connectivity)
     return _result(imgs, select(imgs, depth), depth, stack_strategy=strategy, pair_fusions=n * (n - 1) // 2)
+
+
+def synthetic_stack(
+    n: int = 3,
+    *,
+    size: tuple[int, int] = (96, 96),
+    blur_step: float = 1.5,
+    regions: int = 6,
+    color: bool = True,
+    seed: int = 0,
+) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """A synthetic focus stack with known ground truth (for tests and strategy measurements).
+
+    The all-in-focus image is multi-scale filtered noise (a 1/f-like texture). The frame is split
+    into ``regions`` Voronoi cells, each given a depth index in [0, n) (every index used when
+    ``regions ≥ n``). Source k shows a cell of depth d blurred with a Gaussian of
+    ``sigma = blur_step·|d − k|`` (conventional hard-boundary model), so source k is sharp exactly
+    where the true depth map equals k.
+
+    Args:
+        n: Number of sources.
+        size: (H, W).
+        blur_step: Blur per depth step, in pixels.
+        regions: Number of Voronoi cells.
+        color: H×W×3 sources when True, else H×W.
+        seed: Random seed.
+
+    Returns:
+        ``(sources, truth, depth)``: n float32 images, the all-in-focus float32 image and the int32
+        H×W ground-truth depth map.
+    """
+    rng = np.random.default_rng(seed)
+    h, w = size
+    shape = (h, w, 3) if color else (h, w)
+    truth = np.zeros(shape, np.float64)
+    sig_c = (0, 0, 0) if color else (0, 0)
+    for s, amp in ((0.6, 0.5), (1.5, 1.0), (4.0, 1.5), (10.0, 2.0)):
+        noise = rng.standard_normal(shape)
+        sig = (s, s, 0) if color else (s, s)
+        f = ndimage.gaussian_filter(noise, sig)
+        truth += amp * f / (f.std() + 1e-12)
+    del sig_c
+    truth = (truth - truth.min()) / (truth.max() - truth.min())
+    truth = truth.astype(np.float32)
+    pts = rng.random((regions, 2)) * np.array([h, w])
+    yy, xx = np.mgrid[0:h, 0:w]
+    cell = np.argmin((yy[None] - pts[:, 0, None, None]) ** 2 + (xx[None] - pts[:, 1, None, None]) ** 2, axis=0)
+    labels = np.concatenate([np.arange(n), rng.integers(0, n, max(0, regions - n))])[:regions]
+    rng.shuffle(labels)
+    depth = labels[cell].astype(np.int32)
+    blurred: dict[int, np.ndarray] = {}
+    sources = []
+    for k in range(n):
+        src = np.zeros(shape, np.float32)
+        for d in range(n):
+            step = abs(d - k)
+            if step not in blurred:
+                sig = blur_step * step
+                blurred[step] = truth if step == 0 else ndimage.gaussian_filter(
+                    truth, (sig, sig, 0) if color else (sig, sig), mode="reflect").astype(np.float32)
+            sel = depth == d
+            src[sel] = blurred[step][sel]
+        sources.append(src)
+    return sources, truth, depth

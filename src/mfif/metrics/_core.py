@@ -54,12 +54,16 @@ class _Joint:
 
 
 def _sobel(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sobel responses by correlation with zero padding (MATLAB filter2 'same')."""
-    # Sx = [[-1,0,1],[-2,0,2],[-1,0,1]]: derivative along columns, smoothing along rows.
-    gx = ndimage.correlate1d(ndimage.correlate1d(x, [1.0, 2.0, 1.0], axis=0, mode="constant"),
-                             [-1.0, 0.0, 1.0], axis=1, mode="constant")
-    gy = ndimage.correlate1d(ndimage.correlate1d(x, [-1.0, 0.0, 1.0], axis=0, mode="constant"),
-                             [1.0, 2.0, 1.0], axis=1, mode="constant")
+    """Sobel responses by correlation with zero padding (MATLAB ``filter2(S, X, 'same')``).
+
+    ``Sx = [[-1,0,1],[-2,0,2],[-1,0,1]]`` (derivative along columns), ``Sy = Sx.T``; computed
+    separably on a zero-padded copy (exact for integer-valued images).
+    """
+    p = np.pad(x, 1)
+    s = p[:-2] + 2.0 * p[1:-1] + p[2:]  # vertical smoothing, (M) x (N+2)
+    gx = s[:, 2:] - s[:, :-2]
+    d = p[2:] - p[:-2]  # vertical derivative
+    gy = d[:, :-2] + 2.0 * d[:, 1:-1] + d[:, 2:]
     return gx, gy
 
 
@@ -104,11 +108,55 @@ def _gauss31(sigma: float) -> np.ndarray:
 
 @lru_cache(maxsize=16)
 def _gauss31_fft(m: int, n: int) -> tuple[tuple[int, int], np.ndarray, np.ndarray]:
-    """rfft2 of the two 31x31 Gaussians (sigma 2, 4) on a zero-padded grid for linear convolution."""
-    shape = (sfft.next_fast_len(m + 30, real=True), sfft.next_fast_len(n + 30, real=True))
-    g2 = sfft.rfft2(_gauss31(2.0), shape)
-    g4 = sfft.rfft2(_gauss31(4.0), shape)
-    return shape, g2, g4
+    """rfft2 of the two 31x31 Gaussians (sigma 2, 4), centred at index (0, 0) of a grid of at least
+    (m + 15) x (n + 15) (and 31 x 31, so the kernel does not wrap onto itself), so that circular
+    convolution of the zero-padded image equals the zero-padded 'same' correlation on the first
+    m x n samples (the kernels are symmetric)."""
+    shape = (sfft.next_fast_len(max(m + 15, 31), real=True), sfft.next_fast_len(max(n + 15, 31), real=True))
+    out = []
+    for sigma in (2.0, 4.0):
+        k = np.zeros(shape)
+        g = _gauss31(sigma)
+        idx_r = np.arange(-15, 16) % shape[0]
+        idx_c = np.arange(-15, 16) % shape[1]
+        k[np.ix_(idx_r, idx_c)] = g
+        out.append(sfft.rfft2(k).real.copy())  # symmetric kernel: real spectrum (imag ~1e-18)
+    return shape, out[0], out[1]
+
+
+def _box_count_zero(d: np.ndarray, h: int, w: int) -> np.ndarray:
+    """True where the h x w window sums of the non-negative int array ``d`` are 0 (valid windows)."""
+    c = np.zeros((d.shape[0] + 1, d.shape[1] + 1), np.int64)
+    np.cumsum(np.cumsum(d, axis=0, dtype=np.int64), axis=1, out=c[1:, 1:])
+    s = c[h:, w:] - c[:-h, w:] - c[h:, :-w] + c[:-h, :-w]
+    return s == 0
+
+
+def _flat7(x: np.ndarray) -> np.ndarray:
+    """Valid 7x7 windows ((M-6) x (N-6)) in which ``x`` is exactly constant."""
+    dh = (x[:, 1:] != x[:, :-1]).astype(np.int32)  # M x (N-1)
+    dv = (x[1:, :] != x[:-1, :]).astype(np.int32)  # (M-1) x N
+    return _box_count_zero(dh, 7, 6) & _box_count_zero(dv, 6, 7)
+
+
+def contrast_maps(norm: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Chen-Blum masked contrast CP of three normalised images (§9.1-9.2).
+
+    The CSF filtering is circular (as MATLAB's fft2/ifft2); the two 31x31 Gaussians are applied as
+    zero-padded 'same' correlations through a padded FFT. Thread-safe (used from a worker thread).
+    """
+    m, n = norm[0].shape
+    x = np.stack([v.astype(np.float64) for v in norm])
+    xc = sfft.irfft2(sfft.rfft2(x, axes=(1, 2)) * _csf(m, n), s=(m, n), axes=(1, 2))
+    shape, g2, g4 = _gauss31_fft(m, n)
+    xf = sfft.rfft2(xc, shape, axes=(1, 2))
+    c2 = sfft.irfft2(xf * g2, shape, axes=(1, 2))[:, :m, :n]
+    c4 = sfft.irfft2(xf * g4, shape, axes=(1, 2))[:, :m, :n]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        c = np.abs(c2 / c4 - 1.0)
+        c2_ = c * c
+        cp = c2_ * c / (c2_ + 1e-4)
+    return cp[0], cp[1], cp[2]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -269,35 +317,21 @@ class Triple:
         m, n = self.a.shape
         w1, w2 = _yang_window_1d(), _yang_window()
 
-        def filt(x: np.ndarray) -> np.ndarray:
-            if separable:
-                y = ndimage.correlate1d(x, w1, axis=0, mode="constant")
-                y = ndimage.correlate1d(y, w1, axis=1, mode="constant")
-            else:
-                y = ndimage.correlate(x, w2, mode="constant")
-            return y[3 : m - 3, 3 : n - 3]
-
         a, b, f = self.a, self.b, self.f
-        out = {"mu_a": filt(a), "mu_b": filt(b), "mu_f": filt(f)}
-        out["aa"] = filt(a * a)
-        out["bb"] = filt(b * b)
-        out["ff"] = filt(f * f)
-        out["ab"] = filt(a * b)
-        out["af"] = filt(a * f)
-        out["bf"] = filt(b * f)
+        stack = np.stack([a, b, f, a * a, b * b, f * f, a * b, a * f, b * f])
+        if separable:
+            y = ndimage.correlate1d(stack, w1, axis=1, mode="constant")[:, 3 : m - 3, :]
+            y = ndimage.correlate1d(y, w1, axis=2, mode="constant")[:, :, 3 : n - 3]
+        else:
+            y = np.stack([ndimage.correlate(s_, w2, mode="constant")[3 : m - 3, 3 : n - 3] for s_ in stack])
+        out = dict(zip(("mu_a", "mu_b", "mu_f", "aa", "bb", "ff", "ab", "af", "bf"), y))
         self.__dict__[key] = out
         return out
 
     @cached_property
     def flat(self) -> dict[str, np.ndarray]:
         """Per valid 7x7 window: True where the image is exactly constant in the window."""
-        m, n = self.a.shape
-        out = {}
-        for key, x in (("a", self.a), ("b", self.b), ("f", self.f)):
-            mx = ndimage.maximum_filter(x, size=7, mode="nearest")[3 : m - 3, 3 : n - 3]
-            mn = ndimage.minimum_filter(x, size=7, mode="nearest")[3 : m - 3, 3 : n - 3]
-            out[key] = mx == mn
-        return out
+        return {"a": _flat7(self.a), "b": _flat7(self.b), "f": _flat7(self.f)}
 
     def qy(self, *, mode: str = "stable") -> float:
         """§8: Yang's SSIM-based metric.
@@ -348,20 +382,7 @@ class Triple:
     @cached_property
     def contrast(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """CP maps of normalised A, B, F (§9.1-9.2)."""
-        if self.norm is None:
-            return None
-        m, n = self.a.shape
-        x = np.stack([v.astype(np.float64) for v in self.norm])
-        xc = sfft.irfft2(sfft.rfft2(x, axes=(1, 2)) * _csf(m, n), s=(m, n), axes=(1, 2))
-        shape, g2, g4 = _gauss31_fft(m, n)
-        xf = sfft.rfft2(xc, shape, axes=(1, 2))
-        # 'same' part of the full linear convolution (kernels are symmetric: conv == corr).
-        c2 = sfft.irfft2(xf * g2, shape, axes=(1, 2))[:, 15 : 15 + m, 15 : 15 + n]
-        c4 = sfft.irfft2(xf * g4, shape, axes=(1, 2))[:, 15 : 15 + m, 15 : 15 + n]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            c = np.abs(c2 / c4 - 1.0)
-            cp = c**3 / (c**2 + 1e-4)
-        return cp[0], cp[1], cp[2]
+        return None if self.norm is None else contrast_maps(self.norm)
 
     def qcb(self) -> float:
         """§9: Chen-Blum metric."""

@@ -35,7 +35,8 @@ def to_gray255(img: np.ndarray, *, name: str = "image") -> np.ndarray:
     """Convert an input image to the toolbox's gray float64 0..255 scale.
 
     * ``uint8`` gray: cast; RGB: MATLAB ``rgb2gray`` (rounded half away, clipped to 0..255).
-    * ``uint16``: ``rgb2gray`` in the 16-bit domain (rounded), then divided by 257.
+    * ``uint16``: divided by 257 (0..255 scale) and handled like float data: exact ``uint8`` path when
+      every value is a multiple of 257, otherwise unrounded rgb2gray weights.
     * float in [0, 1]: if every value is k/255 (an 8-bit image read by :func:`mfif.io.read_image`),
       it is treated exactly as that ``uint8`` image; otherwise gray = rgb2gray weights without rounding
       (as MATLAB does for double input), times 255.
@@ -62,9 +63,9 @@ def to_gray255(img: np.ndarray, *, name: str = "image") -> np.ndarray:
             return x.astype(np.float64)
         return np.clip(round_half_away(_rgb_weighted(x.astype(np.float64))), 0.0, 255.0)
     if x.dtype == np.uint16:
-        if x.ndim == 3:
-            x = np.clip(round_half_away(_rgb_weighted(x.astype(np.float64))), 0.0, 65535.0)
-        return x.astype(np.float64) / 257.0
+        # Rescaled by 1/257 to the 8-bit scale (as the reference runs did); 8-bit data stored in
+        # 16 bits (v * 257) then takes the exact uint8 path below.
+        return to_gray255(x.astype(np.float64) / 65535.0, name=name)
     if x.dtype == bool:
         x = x.astype(np.float64)
     if not np.issubdtype(x.dtype, np.floating):

@@ -174,4 +174,4 @@ CANDIDATES: dict[str, dict[str, Candidate]] = {
 }
 
 #: The definitions used by :func:`mfif.metrics.evaluate` (pinned from the evidence in docs/metrics.md).
-CHOSEN: dict[str, str] = {"LIF": "sin_gray", "AG": "fwd_gray", "MSD": "var_gray01", "GLD": "gray"}
+CHOSEN: dict[str, str] = {"LIF": "sin_rgb", "AG": "fwd_gray", "MSD": "var_pooled01", "GLD": "rgb"}

@@ -1,0 +1,612 @@
+"""The MFIF-GAN trainer (authors' recipe, ablation switches, fast paths). See docs/training.md.
+
+One *iteration* draws one batch and makes one critic step; the generator is updated on the same batch
+every ``n_critic``-th iteration (authors: 5), or every iteration when ``gan == "none"`` (L1-only).
+
+Determinism: everything random about batch ``s`` is a function of (seed, s) — the sample order is a
+seeded permutation per epoch and each sample's crop/flips/σ come from the dataset's per-item seed —
+and the torch RNG state is saved in checkpoints, so a resumed run continues bit-for-bit (same device,
+same thread count).
+
+Multi-GPU: started under ``torchrun`` (``WORLD_SIZE`` > 1) every process takes ``batch_size /
+world_size`` samples of each global batch and the gradients are averaged with an all-reduce before
+every optimizer step (what DistributedDataParallel does; done by hand because DDP does not support
+the double backward of the gradient penalty). Only rank 0 validates, logs and writes files.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import json
+import math
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+import torch
+
+from mfif.errors import MfifError
+from mfif.models.critic import Critic
+from mfif.models.generator import Generator
+from mfif.training import checkpoint as ck
+from mfif.training.config import ARCH_KEYS, TrainConfig, dump_yaml, from_dict
+from mfif.training.losses import critic_adversarial, generator_adversarial, gradient_penalty, reconstruction
+from mfif.training.validation import boundary_band, evaluate_generator
+
+LOG_COLUMNS = [
+    "step", "g_updates", "elapsed_s", "samples_per_s", "lr_g", "lr_d",
+    "loss_d", "gp", "loss_g", "adv_g", "rec",
+    "val_iou", "val_map_l1", "val_psnr", "val_psnr_band", "val_ref_psnr", "val_ref_psnr_band", "best",
+]
+_VIRTUAL_EPOCHS = 1_000_000
+
+
+class BatchPlan:
+    """Which dataset items make global batch ``s`` (stateless, seeded)."""
+
+    def __init__(self, n_items: int, batch: int, seed: int, rank: int = 0, world: int = 1) -> None:
+        self.n, self.batch, self.seed, self.rank, self.world = n_items, batch, seed, rank, world
+        self.local = batch // world
+        self._perm: tuple[int, np.ndarray] | None = None
+
+    def _perm_of(self, epoch: int) -> np.ndarray:
+        if self._perm is None or self._perm[0] != epoch:
+            self._perm = (epoch, np.random.default_rng([self.seed, 7919, epoch]).permutation(self.n))
+        return self._perm[1]
+
+    def items(self, step: int) -> list[int]:
+        out = []
+        for k in range(self.local):
+            g = step * self.batch + self.rank * self.local + k
+            e, p = divmod(g, self.n)
+            out.append(e * self.n + int(self._perm_of(e)[p]))
+        return out
+
+
+class _StepBatches(torch.utils.data.Sampler):
+    def __init__(self, plan: BatchPlan, start: int, stop: int) -> None:
+        self.plan, self.start, self.stop = plan, start, stop
+
+    def __iter__(self) -> Iterator[list[int]]:
+        for s in range(self.start, self.stop):
+            yield self.plan.items(s)
+
+    def __len__(self) -> int:
+        return max(0, self.stop - self.start)
+
+
+def _autocast(device: torch.device, enabled: bool):  # noqa: ANN202
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled)
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=".mfif-", dir=path.parent)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+class Trainer:
+    """Builds models, data and optimizers from a :class:`TrainConfig`; :meth:`train` runs it.
+
+    Args:
+        config: The validated config.
+        out_dir: Run folder (created on the first write; log.csv, checkpoints/, best/, final/).
+        source: A data source with ``__len__``, ``load_image(i)``, ``load_mask(i)`` and
+            ``indices(split)`` (a :class:`mfif.data.pack.Pack`); default = ``Pack(config.pack)``.
+        resume: Checkpoint folder or run folder to continue from.
+        log: Function receiving human-readable progress lines.
+
+    Raises:
+        MfifError: bad pack, bad/mismatched checkpoint, or an output folder that already holds a run.
+        Nothing is written before all inputs have been checked.
+    """
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        out_dir: str | os.PathLike[str],
+        *,
+        source: Any = None,
+        resume: str | os.PathLike[str] | None = None,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        self.cfg = cfg = config.validate()
+        self.out = Path(out_dir)
+        self.log = log or (lambda s: print(s, file=sys.stderr, flush=True))
+        # ---- distributed / device
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        if cfg.device == "auto":
+            dev = f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu"
+        else:
+            dev = cfg.device
+        try:
+            self.device = torch.device(dev)
+        except RuntimeError:
+            raise MfifError(f"config device: unknown device {cfg.device!r}") from None
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise MfifError(f"config device: {cfg.device!r} requested but CUDA is not available")
+        if self.device.type == "cuda":
+            torch.cuda.set_device(self.device)
+        if cfg.batch_size % self.world:
+            raise MfifError(f"config batch_size: {cfg.batch_size} not divisible by {self.world} processes")
+        torch.set_num_threads(cfg.threads or os.cpu_count() or 1)
+        cuda = self.device.type == "cuda"
+        self.amp = cuda if cfg.amp == "auto" else bool(cfg.amp)
+        self.channels_last = cuda if cfg.channels_last == "auto" else bool(cfg.channels_last)
+        self.gpu_synthesis = cuda if cfg.gpu_synthesis == "auto" else bool(cfg.gpu_synthesis)
+        self.memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
+
+        # ---- resume state (read and checked before anything is written)
+        self.ckpt = None
+        if resume is not None:
+            tensors, meta, where = ck.load_checkpoint(resume)
+            saved = meta["config"]
+            diffs = [k for k in ARCH_KEYS if saved.get(k) != getattr(cfg, k)]
+            if diffs:
+                k = diffs[0]
+                raise MfifError(
+                    f"{where}: checkpoint does not match the config ({k}: checkpoint {saved.get(k)!r}, "
+                    f"config {getattr(cfg, k)!r})"
+                )
+            self.ckpt = (tensors, meta, where)
+        elif (self.out / "checkpoints" / "last").exists():
+            raise MfifError(
+                f"{self.out}: already holds a training run; use --resume {self.out} to continue or another --out"
+            )
+
+        # ---- data
+        if source is None:
+            if not cfg.pack:
+                raise MfifError("config pack: no training pack given (set pack=PATH or --pack PATH)")
+            from mfif.data.pack import Pack
+
+            source = Pack(cfg.pack)
+        self.source = source
+        train_idx = list(source.indices("train"))
+        if not train_idx:
+            raise MfifError(f"{cfg.pack or 'source'}: no 'train' items in the pack")
+        val_idx = list(source.indices("val"))[: cfg.val_count]
+        if cfg.val_count > 0 and not val_idx:
+            raise MfifError(f"{cfg.pack or 'source'}: no 'val' items in the pack (set val_count=0 to skip validation)")
+        from mfif.data.dataset import SyntheticPairDataset
+
+        lo, hi = cfg.sigma_range()
+        self.train_set = SyntheticPairDataset(
+            source, crop=cfg.crop, model=cfg.synthesis, sigma=(lo, hi), augment=cfg.augment, seed=cfg.seed,
+            indices=train_idx, length=len(train_idx) * _VIRTUAL_EPOCHS, synthesize=not self.gpu_synthesis,
+            literal=cfg.literal,
+        )
+        self.plan = BatchPlan(len(train_idx), cfg.batch_size, cfg.seed, self.rank, self.world)
+        self.val_batches: list[dict[str, torch.Tensor]] = []
+        if val_idx and self.rank == 0:
+            vs = cfg.val_sigma if cfg.val_sigma is not None else 0.5 * (lo + hi)
+            vset = SyntheticPairDataset(
+                source, crop=cfg.val_crop, model=cfg.synthesis, sigma=vs, augment=False, seed=cfg.seed,
+                indices=val_idx, synthesize=True, literal=cfg.literal,
+            )
+            items = [vset[i] for i in range(len(vset))]
+            for j in range(0, len(items), cfg.val_batch):
+                chunk = items[j : j + cfg.val_batch]
+                bt = {k: torch.stack([it[k] for it in chunk]) for k in ("a", "b", "mask", "truth")}
+                bt["band"] = torch.from_numpy(np.stack([boundary_band(it["mask"][0].numpy()) for it in chunk]))[:, None]
+                self.val_batches.append(bt)
+
+        # ---- models and optimizers (identical init on every rank)
+        torch.manual_seed(cfg.seed)
+        self.G = Generator(cfg.generator_config()).to(self.device, memory_format=self.memory_format)
+        self.D = None
+        if cfg.gan != "none":
+            self.D = Critic(width=cfg.critic_width, paper=cfg.critic_paper, in_channels=7).to(
+                self.device, memory_format=self.memory_format
+            )
+        self.G_ema = None
+        if cfg.ema_decay > 0:
+            self.G_ema = copy.deepcopy(self.G).eval()
+            for p in self.G_ema.parameters():
+                p.requires_grad_(False)
+        opt_cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
+        betas = (cfg.beta1, cfg.beta2)
+        self.opt_g = opt_cls(self.G.parameters(), lr=cfg.lr_g, betas=betas, weight_decay=cfg.weight_decay)
+        self.opt_d = (
+            opt_cls(self.D.parameters(), lr=cfg.lr_d, betas=betas, weight_decay=cfg.weight_decay) if self.D else None
+        )
+        self.step = 0
+        self.g_updates = 0
+        self.elapsed = 0.0
+        self.best: float | None = None
+        torch.manual_seed(cfg.seed * 1000 + 17 + self.rank)
+        if self.ckpt is not None:
+            self._restore(*self.ckpt)
+        self.G_run = torch.compile(self.G) if cfg.compile else self.G
+
+    # ------------------------------------------------------------------ state
+    def _restore(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any], where: Path) -> None:
+        parts = [("G", self.G), ("D", self.D), ("G_ema", self.G_ema)]
+        for prefix, mod in parts:
+            st = ck.unprefixed(tensors, prefix)
+            if mod is None:
+                if st:
+                    raise MfifError(f"{where}: checkpoint has {prefix} weights but the config has none")
+                continue
+            if not st and prefix == "G_ema":
+                self.G_ema.load_state_dict(self.G.state_dict())
+                continue
+            ck.check_module_state(mod, st, where=str(where), what=prefix)
+            mod.load_state_dict(st)
+        try:
+            self.opt_g.load_state_dict(ck.unflatten_optimizer("optG", tensors, meta["optimizers"]["optG"]))
+            if self.opt_d is not None:
+                self.opt_d.load_state_dict(ck.unflatten_optimizer("optD", tensors, meta["optimizers"]["optD"]))
+        except (KeyError, ValueError, RuntimeError, TypeError) as exc:
+            raise MfifError(f"{where}: optimizer state does not fit the config ({type(exc).__name__}: {exc})") from None
+        # the optimizer hyper-parameters come from the (possibly overridden) config, not the checkpoint
+        for opt, lr in ((self.opt_g, self.cfg.lr_g), (self.opt_d, self.cfg.lr_d)):
+            if opt is None:
+                continue
+            for g in opt.param_groups:
+                g["betas"] = (self.cfg.beta1, self.cfg.beta2)
+                g["weight_decay"] = self.cfg.weight_decay
+        self.step = int(meta["step"])
+        extra = meta.get("extra", {})
+        self.g_updates = int(extra.get("g_updates", 0))
+        self.elapsed = float(extra.get("elapsed_s", 0.0))
+        self.best = extra.get("best")
+        if "rng/torch" in tensors and self.rank == 0:
+            torch.set_rng_state(tensors["rng/torch"])
+        elif self.rank:
+            torch.manual_seed(self.cfg.seed * 1000 + 17 + self.rank + 7 * self.step)
+        if self.device.type == "cuda" and "rng/cuda" in tensors and self.rank == 0:
+            torch.cuda.set_rng_state(tensors["rng/cuda"], self.device)
+
+    def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """Everything needed to resume: (tensors, JSON-able meta)."""
+        tensors: dict[str, torch.Tensor] = {}
+        tensors.update(ck.prefixed(self.G.state_dict(), "G"))
+        if self.D is not None:
+            tensors.update(ck.prefixed(self.D.state_dict(), "D"))
+        if self.G_ema is not None:
+            tensors.update(ck.prefixed(self.G_ema.state_dict(), "G_ema"))
+        opt_meta = {}
+        for name, opt in (("optG", self.opt_g), ("optD", self.opt_d)):
+            if opt is None:
+                continue
+            t, m = ck.flatten_optimizer(name, opt.state_dict())
+            tensors.update(t)
+            opt_meta[name] = m
+        tensors["rng/torch"] = torch.get_rng_state()
+        if self.device.type == "cuda":
+            tensors["rng/cuda"] = torch.cuda.get_rng_state(self.device)
+        meta = {
+            "step": self.step,
+            "config": self.cfg.to_dict(),
+            "optimizers": opt_meta,
+            "extra": {"g_updates": self.g_updates, "elapsed_s": self.elapsed, "best": self.best,
+                      "world_size": self.world, "torch": torch.__version__},
+        }
+        return tensors, meta
+
+    # ------------------------------------------------------------------ schedule
+    def lr_factor(self, step: int, elapsed_s: float = 0.0) -> float:
+        """Linear decay from ``decay_start`` to 0 at ``steps`` (and/or at ``max_minutes``)."""
+        cfg = self.cfg
+        frac = step / cfg.steps
+        if cfg.max_minutes:
+            frac = max(frac, elapsed_s / (60.0 * cfg.max_minutes))
+        start = min(cfg.decay_start_step() / cfg.steps, 1.0)
+        if frac <= start or start >= 1.0:
+            return 1.0
+        return max(0.0, (1.0 - frac) / (1.0 - start))
+
+    def _set_lr(self, f: float) -> tuple[float, float]:
+        for g in self.opt_g.param_groups:
+            g["lr"] = self.cfg.lr_g * f
+        if self.opt_d is not None:
+            for g in self.opt_d.param_groups:
+                g["lr"] = self.cfg.lr_d * f
+        return self.cfg.lr_g * f, (self.cfg.lr_d * f if self.opt_d else float("nan"))
+
+    # ------------------------------------------------------------------ one iteration
+    def _prepare(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, ...]:
+        nb = self.device.type == "cuda"
+        truth = batch["truth"].to(self.device, non_blocking=nb)
+        mask = batch["mask"].to(self.device, non_blocking=nb)
+        if self.gpu_synthesis:
+            from mfif.data.synthesis import synthesize_batch_torch
+
+            a, b = synthesize_batch_torch(
+                truth, mask, batch["sigma"].tolist(), model=self.cfg.synthesis, literal=self.cfg.literal
+            )
+        else:
+            a = batch["a"].to(self.device, non_blocking=nb)
+            b = batch["b"].to(self.device, non_blocking=nb)
+        if self.channels_last:
+            a = a.contiguous(memory_format=torch.channels_last)
+            b = b.contiguous(memory_format=torch.channels_last)
+        return a, b, mask, truth
+
+    def target_of(self, mask: torch.Tensor) -> torch.Tensor:
+        return mask * 2.0 - 1.0 if self.cfg.target_range == "pm1" else mask
+
+    def _allreduce(self, module: torch.nn.Module) -> None:
+        if self.world <= 1:
+            return
+        import torch.distributed as dist
+
+        grads = [p.grad for p in module.parameters() if p.grad is not None]
+        if not grads:
+            return
+        flat = torch.cat([g.reshape(-1) for g in grads])
+        dist.all_reduce(flat)
+        flat /= self.world
+        o = 0
+        for g in grads:
+            g.copy_(flat[o : o + g.numel()].view_as(g))
+            o += g.numel()
+
+    def critic_step(self, a: torch.Tensor, b: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
+        """One critic update; returns its loss terms."""
+        cfg = self.cfg
+        with torch.no_grad(), _autocast(self.device, self.amp):
+            fake = self.G_run(a, b)
+        fake = fake.float()
+        with _autocast(self.device, self.amp):
+            d_real = self.D(a, b, target)
+            d_fake = self.D(a, b, fake)
+        loss = critic_adversarial(cfg.gan, d_real, d_fake)
+        gp = torch.zeros((), device=self.device)
+        if cfg.gan == "wgan-gp" and cfg.gp_weight > 0:
+            gp = gradient_penalty(self.D, a, b, target, fake)  # fp32, outside autocast
+            loss = loss + cfg.gp_weight * gp
+        self.opt_d.zero_grad(set_to_none=True)
+        loss.backward()
+        self._allreduce(self.D)
+        self.opt_d.step()
+        return {"loss_d": float(loss.detach()), "gp": float(gp.detach())}
+
+    def generator_step(self, a: torch.Tensor, b: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
+        """One generator update (+ EMA); returns its loss terms."""
+        cfg = self.cfg
+        with _autocast(self.device, self.amp):
+            logits = self.G_run(a, b, logits=True)
+        rec = reconstruction(cfg.recon, logits, target)
+        loss = cfg.recon_weight * rec
+        adv = torch.zeros((), device=self.device)
+        if self.D is not None:
+            for p in self.D.parameters():
+                p.requires_grad_(False)
+            with _autocast(self.device, self.amp):
+                d_fake = self.D(a, b, torch.sigmoid(logits.float()))
+            adv = generator_adversarial(cfg.gan, d_fake)
+            loss = loss + cfg.adv_weight * adv
+        self.opt_g.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.D is not None:
+            for p in self.D.parameters():
+                p.requires_grad_(True)
+        self._allreduce(self.G)
+        self.opt_g.step()
+        self.g_updates += 1
+        self._update_ema()
+        return {"loss_g": float(loss.detach()), "adv_g": float(adv.detach()), "rec": float(rec.detach())}
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        if self.G_ema is None:
+            return
+        n = self.g_updates
+        d = min(self.cfg.ema_decay, (1.0 + n) / (10.0 + n))
+        if not hasattr(self, "_ema_pairs"):
+            src = self.G.state_dict()
+            pairs = [(e, src[k]) for k, e in self.G_ema.state_dict().items()]
+            self._ema_pairs = (
+                [e for e, v in pairs if e.is_floating_point()], [v for e, v in pairs if e.is_floating_point()],
+                [(e, v) for e, v in pairs if not e.is_floating_point()],
+            )
+        ema_f, src_f, ints = self._ema_pairs
+        torch._foreach_lerp_(ema_f, src_f, 1.0 - d)
+        for e, v in ints:
+            e.copy_(v)
+
+    def iteration(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        """One iteration at ``self.step``: critic step, and a generator step when due."""
+        a, b, mask, _ = self._prepare(batch)
+        target = self.target_of(mask)
+        self.G.train()
+        out: dict[str, float] = {}
+        if self.D is not None:
+            self.D.train()
+            out.update(self.critic_step(a, b, target))
+        if self.D is None or (self.step + 1) % self.cfg.n_critic == 0:
+            out.update(self.generator_step(a, b, target))
+        self.step += 1
+        return out
+
+    # ------------------------------------------------------------------ validation / export
+    @property
+    def eval_model(self) -> Generator:
+        return self.G_ema if self.G_ema is not None else self.G
+
+    def validate(self) -> dict[str, float]:
+        if not self.val_batches:
+            return {}
+        return evaluate_generator(
+            self.eval_model, self.val_batches, device=self.device, amp=self.amp, channels_last=self.channels_last
+        )
+
+    def export(self, folder: Path, metrics: dict[str, float] | None = None) -> list[Path]:
+        """fp16 safetensors of the evaluation generator (EMA), shards ≤ export_shard_mib, + config."""
+        from mfif.models.weights import save_generator
+
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{folder.name}-", dir=folder.parent))
+        try:
+            meta = {"step": self.step, "train_config": json.dumps(self.cfg.to_dict()),
+                    "val": json.dumps(metrics or {}), "ema": str(self.G_ema is not None)}
+            model = copy.deepcopy(self.eval_model).cpu().float().to(memory_format=torch.contiguous_format)
+            files = save_generator(model, tmp / f"{self.cfg.export_name}.safetensors", dtype=torch.float16,
+                                   shard_mib=self.cfg.export_shard_mib, metadata=meta)
+            (tmp / "config.yaml").write_text(dump_yaml(self.cfg))
+            (tmp / "metrics.json").write_text(json.dumps({"step": self.step, **(metrics or {})}, indent=1))
+            ck._swap_in(tmp, folder)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+        return [folder / f.name for f in files]
+
+    def save(self) -> Path:
+        tensors, meta = self.state()
+        return ck.save_checkpoint(self.out / "checkpoints" / "last", tensors, meta, config_yaml=dump_yaml(self.cfg))
+
+    # ------------------------------------------------------------------ loop
+    def _open_log(self) -> tuple[Any, Any]:
+        path = self.out / "log.csv"
+        rows: list[dict[str, str]] = []
+        if path.exists():
+            with open(path, newline="") as fh:
+                rows = [r for r in csv.DictReader(fh) if r.get("step") and int(float(r["step"])) <= self.step]
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, LOG_COLUMNS)
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: r.get(k, "") for k in LOG_COLUMNS})
+        _atomic_write_text(path, buf.getvalue())
+        fh = open(path, "a", newline="")
+        return fh, csv.DictWriter(fh, LOG_COLUMNS)
+
+    def _better(self, v: float) -> bool:
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            return False
+        if self.best is None:
+            return True
+        return v < self.best if self.cfg.select_metric == "map_l1" else v > self.best
+
+    def train(self, until: int | None = None) -> dict[str, Any]:
+        """Run iterations ``self.step .. until`` (default ``config.steps``), stopping early after
+        ``max_minutes``. Validates, logs, checkpoints and exports (rank 0). Returns a summary dict."""
+        cfg = self.cfg
+        stop = min(until if until is not None else cfg.steps, cfg.steps)
+        main = self.rank == 0
+        if self.world > 1:
+            import torch.distributed as dist
+
+            if not dist.is_initialized():
+                dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
+        if main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            _atomic_write_text(self.out / "config.yaml", dump_yaml(cfg))
+            fh, writer = self._open_log()
+        loader = torch.utils.data.DataLoader(
+            self.train_set, batch_sampler=_StepBatches(self.plan, self.step, stop), num_workers=cfg.workers,
+            pin_memory=self.device.type == "cuda",
+            generator=torch.Generator().manual_seed(self.cfg.seed),  # keep the global RNG untouched
+        )
+        from tqdm import tqdm
+
+        bar = tqdm(total=stop, initial=self.step, disable=(None if cfg.progress else True) if main else True,
+                   desc=cfg.name, dynamic_ncols=True, file=sys.stderr)
+        t0 = time.time() - self.elapsed
+        window: dict[str, list[float]] = {}
+        wstart, wsteps = time.time(), 0
+        last_val: dict[str, float] = {}
+        reason = "steps"
+        ref_logged = (self.out / "val_reference.json").exists() if main else True
+        try:
+            for batch in loader:
+                lr_g, lr_d = self._set_lr(self.lr_factor(self.step, time.time() - t0))
+                losses = self.iteration(batch)
+                self.elapsed = time.time() - t0
+                wsteps += 1
+                for k, v in losses.items():
+                    window.setdefault(k, []).append(v)
+                time_up = bool(cfg.max_minutes) and self.elapsed >= 60.0 * cfg.max_minutes
+                if self.world > 1 and cfg.max_minutes:
+                    import torch.distributed as dist
+
+                    flag = torch.tensor([float(time_up)], device=self.device)
+                    dist.broadcast(flag, 0)
+                    time_up = bool(flag.item())
+                if not main:
+                    if time_up:
+                        reason = "max_minutes"
+                        break
+                    continue
+                bar.update(1)
+                bar.set_postfix({k: f"{np.mean(v):.4g}" for k, v in window.items()}, refresh=False)
+                do_val = bool(self.val_batches) and (self.step % cfg.val_every == 0 or self.step == stop)
+                do_log = self.step % cfg.log_every == 0 or do_val or self.step == stop
+                row: dict[str, Any] = {}
+                if do_val:
+                    vm = self.validate()
+                    last_val = vm
+                    row.update({f"val_{k}": f"{v:.6g}" for k, v in vm.items()})
+                    if not ref_logged:
+                        _atomic_write_text(self.out / "val_reference.json", json.dumps(
+                            {"ref_psnr": vm["ref_psnr"], "ref_psnr_band": vm["ref_psnr_band"],
+                             "note": "fused PSNR of the hard pick with the TRUE mask (ceiling of a hard pick)"},
+                            indent=1))
+                        self.log(f"[val reference] true-mask hard pick: PSNR {vm['ref_psnr']:.2f} dB, "
+                                 f"boundary band {vm['ref_psnr_band']:.2f} dB")
+                        ref_logged = True
+                    if self._better(vm[cfg.select_metric]):
+                        self.best = vm[cfg.select_metric]
+                        self.export(self.out / "best", vm)
+                        row["best"] = 1
+                    self.log(f"[val step {self.step}] iou {vm['iou']:.4f} map_l1 {vm['map_l1']:.4f} "
+                             f"psnr {vm['psnr']:.2f} band {vm['psnr_band']:.2f}" + (" *best*" if row.get("best") else ""))
+                if do_log:
+                    dt = time.time() - wstart
+                    row.update({
+                        "step": self.step, "g_updates": self.g_updates, "elapsed_s": f"{self.elapsed:.1f}",
+                        "samples_per_s": f"{wsteps * cfg.batch_size / max(dt, 1e-9):.3f}",
+                        "lr_g": f"{lr_g:.4g}", "lr_d": f"{lr_d:.4g}",
+                        **{k: f"{np.mean(v):.6g}" for k, v in window.items()},
+                    })
+                    writer.writerow(row)
+                    fh.flush()
+                    if bar.disable:
+                        self.log(f"step {self.step}/{stop} " + " ".join(f"{k} {np.mean(v):.4g}" for k, v in window.items()))
+                    window, wstart, wsteps = {}, time.time(), 0
+                if self.step % cfg.ckpt_every == 0 and self.step != stop:
+                    self.save()
+                if time_up:
+                    reason = "max_minutes"
+                    break
+        except KeyboardInterrupt:
+            reason = "interrupted"
+            if main:
+                self.save()
+                self.log(f"interrupted at step {self.step}; checkpoint saved to {self.out / 'checkpoints' / 'last'}")
+            raise
+        finally:
+            bar.close()
+            if main:
+                fh.close()
+        if main:
+            self.save()
+            if self.val_batches and not last_val:
+                last_val = self.validate()
+                if self._better(last_val[cfg.select_metric]):
+                    self.best = last_val[cfg.select_metric]
+                    self.export(self.out / "best", last_val)
+                    self.save()
+            self.export(self.out / "final", last_val)
+        return {"step": self.step, "g_updates": self.g_updates, "elapsed_s": self.elapsed, "stopped": reason,
+                "val": last_val, "best": self.best, "out": str(self.out)}
+
+
+def config_from_checkpoint(path: str | os.PathLike[str], overrides: list[str] | tuple[str, ...] = ()) -> TrainConfig:
+    """The config stored in a checkpoint, with ``key=value`` overrides applied."""
+    from mfif.training.config import apply_overrides
+
+    _, meta, where = ck.load_checkpoint(path)
+    return from_dict(apply_overrides(dict(meta["config"]), overrides), where=str(where / ck.STATE_JSON))

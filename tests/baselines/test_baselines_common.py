@@ -1,0 +1,114 @@
+"""Shared helpers of mfif.baselines._common, checked against brute-force definitions."""
+
+from __future__ import annotations
+
+import pkgutil
+
+import numpy as np
+import pytest
+
+import mfif.baselines as baselines
+from mfif.baselines import _common as c
+from mfif.errors import MfifError
+from mfif.registry import list_methods
+
+
+def _gf_brute(i, p, r, eps):
+    """He et al.'s guided filter written with explicit clipped windows (definition, O(N r²))."""
+    h, w = i.shape
+    a = np.zeros((h, w))
+    b = np.zeros((h, w))
+    for y in range(h):
+        for x in range(w):
+            wi = i[max(y - r, 0) : y + r + 1, max(x - r, 0) : x + r + 1]
+            wp = p[max(y - r, 0) : y + r + 1, max(x - r, 0) : x + r + 1]
+            mi, mp = wi.mean(), wp.mean()
+            a[y, x] = ((wi * wp).mean() - mi * mp) / (wi.var() + eps)
+            b[y, x] = mp - a[y, x] * mi
+    q = np.zeros((h, w))
+    for y in range(h):
+        for x in range(w):
+            sl = (slice(max(y - r, 0), y + r + 1), slice(max(x - r, 0), x + r + 1))
+            q[y, x] = a[sl].mean() * i[y, x] + b[sl].mean()
+    return q
+
+
+def test_guided_filter_matches_definition(rng):
+    i = rng.random((13, 17))
+    p = (rng.random((13, 17)) > 0.5).astype(float)
+    np.testing.assert_allclose(c.guided_filter(i, p, 3, 0.01), _gf_brute(i, p, 3, 0.01), atol=1e-10)
+
+
+def test_guided_filter_color_reduces_to_gray(rng):
+    # with a replicated gray guide, Σ = v·11ᵀ + eps·I, so the colour filter equals the gray one with eps/3
+    i = rng.random((20, 24))
+    p = rng.random((20, 24))
+    q3 = c.guided_filter_color(np.repeat(i[..., None], 3, axis=2), p, 4, 0.03)
+    np.testing.assert_allclose(q3, c.guided_filter(i, p, 4, 0.01), atol=1e-10)
+
+
+def test_box_sum_zero_outside(rng):
+    x = rng.random((9, 11))
+    ref = np.zeros_like(x)
+    for y in range(9):
+        for xx in range(11):
+            ref[y, xx] = x[max(y - 2, 0) : y + 3, max(xx - 2, 0) : xx + 3].sum()
+    np.testing.assert_allclose(c.box_sum(x, 2), ref, atol=1e-12)
+
+
+def test_majority_and_consistency():
+    m = np.zeros((5, 5), bool)
+    m[2, 2] = True  # isolated pixel → removed
+    assert not c.majority_filter(m).any()
+    m = np.ones((5, 5), bool)
+    m[2, 2] = False  # isolated hole → filled
+    assert c.majority_filter(m)[2, 2]
+    ca = np.ones((6, 6))
+    cb = np.full((6, 6), 2.0)
+    ca[3, 3] = 10.0  # one large coefficient wins its 3x3 neighbourhood, then majority spreads it
+    out = c.choose_max_consistency(ca, cb)
+    assert out[3, 3] == 10.0 and out[0, 0] == 2.0
+
+
+def test_area_open_both_polarities():
+    m = np.zeros((20, 20), bool)
+    m[2:4, 2:4] = True  # 4 px island
+    m[10:20, :] = True
+    m[15, 5] = False  # 1 px hole
+    out = c.area_open(m, 5)
+    assert not out[2:4, 2:4].any() and out[15, 5]
+
+
+def test_quantize_and_round_half_away():
+    np.testing.assert_array_equal(c.matlab_round(np.array([0.5, 1.5, -0.5, 2.4])), [1, 2, -1, 2])
+    assert c.quantize_uint8(np.array([1.5 / 255]))[0] == pytest.approx(2 / 255)
+    assert c.gray255(np.float32(np.array([[5.0]]) / 255))[0, 0] == 5.0
+
+
+def test_argmax_and_sequential(rng):
+    a, b, d = (rng.random((8, 8)).astype(np.float32) for _ in range(3))
+    res = c.argmax_fuse([a, b, d], [np.ones((8, 8)), np.zeros((8, 8)), np.full((8, 8), 2.0)])
+    np.testing.assert_array_equal(res.fused, d)
+    assert (res.depth_map == 2).all()
+
+    def pair(images, *, k):
+        return c.result_from_map(images, np.full(images[0].shape, k, np.float32))
+
+    out = c.fuse_sequential(pair, [a, b, d], k=1.0)
+    np.testing.assert_array_equal(out.fused, a)
+
+
+def test_check_images_errors(rng):
+    a = rng.random((8, 8)).astype(np.float32)
+    with pytest.raises(MfifError, match="x: accepts at most 2"):
+        c.check_images([a, a, a], method="x", max_inputs=2)
+    with pytest.raises(MfifError, match="image 2"):
+        c.check_images([a, a[:4]], method="x")
+
+
+def test_package_imports_every_module():
+    names = {m.name for m in pkgutil.iter_modules(baselines.__path__) if not m.name.startswith("_")}
+    assert {"gff", "quadtree", "dsift", "pyramid", "dwt", "focus_measures"} <= names
+    assert names <= set(baselines.__all__)
+    registered = {m.name for m in list_methods()}
+    assert {"gff", "quadtree", "dsift", "lp", "dwt", "sf", "sml", "eol", "laplacian-argmax"} <= registered

@@ -1,0 +1,91 @@
+"""Synthetic known-truth evaluation: band PSNR on a constructed case, references, pack input."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mfif.bench.synthetic import (
+    SyntheticPair,
+    band_psnr,
+    boundary_band,
+    builtin_pairs,
+    evaluate_synthetic,
+    pack_pairs,
+    psnr,
+    summarize,
+)
+
+
+def _half_mask(n: int = 32) -> np.ndarray:
+    m = np.zeros((n, n), np.float32)
+    m[:, : n // 2] = 1  # columns 0..15 = A
+    return m
+
+
+def test_band_geometry() -> None:
+    band = boundary_band(_half_mask(), 2)
+    # distance to the other region: col 15 -> 1, col 14 -> 2 (inside); col 16 -> 1, col 17 -> 2 (outside)
+    assert np.array_equal(np.flatnonzero(band.any(axis=0)), [14, 15, 16, 17])
+    assert band.all(axis=0)[14:18].all() and band.sum() == 4 * 32
+    assert not boundary_band(np.ones((8, 8)), 8).any()
+
+
+def test_band_psnr_known_answer() -> None:
+    # Error 0.1 in every channel on exactly the band pixels (4 columns of 32 at width 2):
+    # band MSE = 0.01 -> 20 dB; whole-image MSE = 0.01 * 128/1024 -> 10*log10(800) = 29.031 dB.
+    truth = np.full((32, 32, 3), 0.5, np.float32)
+    fused = truth.copy()
+    fused[:, 14:18] += 0.1
+    m = _half_mask()
+    assert band_psnr(fused, truth, m, 2) == pytest.approx(20.0, abs=1e-5)
+    assert psnr(fused, truth) == pytest.approx(10 * math.log10(800), abs=1e-5)
+    assert band_psnr(fused, truth, m, 1) == pytest.approx(20.0, abs=1e-5)  # the error covers the 1-px band too
+    # errors only outside the band do not touch band PSNR
+    fused2 = truth.copy()
+    fused2[:, :4] = 0.0
+    assert band_psnr(fused2, truth, m, 8) == math.inf
+
+
+def test_references_and_method() -> None:
+    pairs = builtin_pairs(n=2, size=48, sigma=2.0, seed=1)
+    assert [p.pair_id for p in pairs] == ["astronaut", "chelsea"]
+    assert all(p.a.shape == (48, 48, 3) and 0.2 <= p.mask.mean() <= 0.8 for p in pairs)
+    rows = evaluate_synthetic(pairs, ["laplacian-argmax"], ssim=True)
+    summary = summarize(rows)
+    assert list(summary) == ["truth-mask", "laplacian-argmax"]
+    t = summary["truth-mask"]
+    assert t["iou"] == 1.0 and t["psnr"] > 30 and 0.9 < t["ssim"] <= 1.0
+    # the true-mask hard pick is perfect away from the boundary (A = I inside the mask exactly)
+    assert t["psnr"] > t["psnr_band"]
+    lap = summary["laplacian-argmax"]
+    assert 0 < lap["iou"] < 1 and lap["psnr"] < t["psnr"]
+
+
+def test_resume_rows_reused() -> None:
+    p = SyntheticPair("x", *(np.zeros((8, 8, 3), np.float32),) * 3, _half_mask(8), 1.0)
+    done = {("x", "truth-mask"): {"pair": "x", "method": "truth-mask", "psnr": 1.0}}
+    rows = evaluate_synthetic([p], [], done=done)
+    assert rows == [done[("x", "truth-mask")]] + rows[1:] and len(rows) == 2
+
+
+def test_pack_val_items(tmp_path: Path, rng: np.random.Generator) -> None:
+    from PIL import Image
+
+    from mfif.data.pack import PackSource, write_pack
+
+    srcs = []
+    for i in range(4):
+        p = tmp_path / f"img{i}.png"
+        Image.fromarray((rng.random((24, 32, 3)) * 255).astype(np.uint8)).save(p)
+        m = np.zeros((24, 32), np.float32)
+        m[:, : 10 + i] = 1
+        srcs.append(PackSource(id=f"img{i}", image=p, mask=m))
+    write_pack(srcs, tmp_path / "pack", val_count=2, progress=False)
+    pairs = pack_pairs(tmp_path / "pack", sigma=1.5)
+    assert len(pairs) == 2 and all(p.truth.shape == (24, 32, 3) for p in pairs)
+    rows = evaluate_synthetic(pairs, [], references=True)
+    assert {r["method"] for r in rows} == {"truth-mask", "laplacian-argmax"}

@@ -1,0 +1,342 @@
+"""Trainer: iterations, resume bit-for-bit, gradient penalty, ablation switches, bad input."""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from mfif.errors import MfifError
+from mfif.training.checkpoint import load_checkpoint
+from mfif.training.losses import gradient_penalty
+from mfif.training.trainer import BatchPlan, Trainer
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _batch(tr: Trainer, step: int = 0) -> dict:
+    items = [tr.train_set[i] for i in tr.plan.items(step)]
+    return {k: torch.stack([it[k] for it in items]) for k in items[0]}
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+# ----------------------------------------------------------------------------- basic runs
+
+
+def test_two_iterations_losses_finite(tiny_cfg, source, tmp_path):
+    tr = Trainer(tiny_cfg("n_critic=1"), tmp_path / "run", source=source, log=lambda s: None)
+    for s in range(2):
+        out = tr.iteration(_batch(tr, s))
+        assert set(out) == {"loss_d", "gp", "loss_g", "adv_g", "rec"}
+        assert all(math.isfinite(v) for v in out.values())
+    assert tr.step == 2 and tr.g_updates == 2
+
+
+def test_train_writes_log_checkpoint_and_fp16_export(tiny_cfg, source, tmp_path):
+    from mfif.models.weights import load_generator, read_state
+
+    run = tmp_path / "run"
+    summary = Trainer(tiny_cfg(), run, source=source, log=lambda s: None).train()
+    assert summary["step"] == 4 and summary["g_updates"] == 2  # n_critic = 2 in tiny.yaml
+    rows = (run / "log.csv").read_text().splitlines()
+    assert rows[0].startswith("step,g_updates") and len(rows) == 1 + 4  # log_every = 1
+    for key in ("iou", "map_l1", "psnr", "psnr_band"):
+        assert math.isfinite(summary["val"][key])
+    # the true-mask reference must beat a random-init network's pick
+    assert summary["val"]["ref_psnr"] > summary["val"]["psnr"]
+    assert (run / "checkpoints" / "last" / "config.yaml").is_file()
+    state, meta = read_state(run / "best")
+    assert all(v.dtype == torch.float16 for v in state.values() if v.is_floating_point())
+    g = load_generator(run / "final")
+    tr2 = Trainer(tiny_cfg(), tmp_path / "other", source=source, resume=run, log=lambda s: None)
+    for k, v in g.state_dict().items():  # export = EMA weights rounded to fp16
+        ref = tr2.G_ema.state_dict()[k]
+        if v.is_floating_point():
+            torch.testing.assert_close(v, ref.half().float(), rtol=0, atol=0)
+
+
+def test_resume_is_bit_for_bit(tiny_cfg, source, tmp_path):
+    cfg = tiny_cfg("n_critic=2", "val_every=100")
+    full = Trainer(cfg, tmp_path / "a", source=source, log=lambda s: None)
+    full.train()
+    part = Trainer(cfg, tmp_path / "b", source=source, log=lambda s: None)
+    part.train(until=2)
+    assert part.step == 2
+    resumed = Trainer(cfg, tmp_path / "b", source=source, resume=tmp_path / "b", log=lambda s: None)
+    assert resumed.step == 2 and resumed.g_updates == 1
+    resumed.train()
+    ta, ma = full.state()
+    tb, mb = resumed.state()
+    assert set(ta) == set(tb)
+    for k in ta:
+        assert torch.equal(ta[k], tb[k]), k
+    assert ma["optimizers"] == mb["optimizers"] and ma["step"] == mb["step"] == 4
+    # and a resumed run differs from a fresh one started at the same config (the test can fail)
+    fresh = Trainer(cfg, tmp_path / "c", source=source, log=lambda s: None)
+    fresh.train(until=2)
+    assert not torch.equal(fresh.state()[0]["G.decoder.net.6.weight"], tb["G.decoder.net.6.weight"])
+
+
+# ----------------------------------------------------------------------------- gradient penalty
+
+
+def test_gradient_penalty_matches_finite_differences():
+    from mfif.models.critic import Critic
+
+    torch.manual_seed(0)
+    critic = Critic(width=2, paper=False).double()
+    n, h, w = 2, 8, 8
+    a = torch.rand(n, 3, h, w, dtype=torch.float64)
+    b = torch.rand(n, 3, h, w, dtype=torch.float64)
+    real = (torch.rand(n, 1, h, w, dtype=torch.float64) > 0.5).double()
+    fake = torch.rand(n, 1, h, w, dtype=torch.float64)
+    alpha = torch.tensor([0.3, 0.8], dtype=torch.float64)
+    gp = gradient_penalty(critic, a, b, real, fake, alpha)
+    gp_value = float(gp.detach())
+    # independent computation: central differences of sum(D) w.r.t. every map pixel
+    x = alpha.view(n, 1, 1, 1) * real + (1 - alpha.view(n, 1, 1, 1)) * fake
+    eps = 1e-6
+    norms = []
+    with torch.no_grad():
+        for i in range(n):
+            g = torch.zeros(h * w, dtype=torch.float64)
+            for j in range(h * w):
+                xp, xm = x.clone(), x.clone()
+                xp[i].view(-1)[j] += eps
+                xm[i].view(-1)[j] -= eps
+                g[j] = (critic(a, b, xp).sum() - critic(a, b, xm).sum()) / (2 * eps)
+            norms.append(g.norm())
+    expected = torch.stack([(v - 1) ** 2 for v in norms]).mean()
+    assert abs(gp_value - float(expected)) < 1e-6 * max(1.0, float(expected))
+    assert float(expected) > 1e-3  # non-trivial penalty
+    # it has a graph to the critic parameters (the penalty trains the critic)
+    gp.backward()
+    assert critic.net[0].weight.grad is not None and critic.net[0].weight.grad.abs().sum() > 0
+
+
+def test_gradient_penalty_uses_one_alpha_per_sample():
+    torch.manual_seed(1)
+    calls = []
+
+    def critic(a, b, m):
+        calls.append(m.detach().clone())
+        return (m * 3.0).sum(dim=(1, 2, 3), keepdim=True)  # ‖∇‖ = 3·sqrt(H·W) for every sample
+
+    real = torch.ones(3, 1, 4, 4)
+    fake = torch.zeros(3, 1, 4, 4)
+    gp = gradient_penalty(critic, None, None, real, fake)
+    assert abs(float(gp) - (3.0 * 4 - 1) ** 2) < 1e-4
+    x = calls[0]
+    for i in range(3):  # constant within a sample (one α each), different across samples
+        assert torch.all(x[i] == x[i].flatten()[0])
+    assert len({round(float(x[i].flatten()[0]), 6) for i in range(3)}) == 3
+
+
+# ----------------------------------------------------------------------------- ablation switches
+
+
+def test_switch_no_se(tiny_cfg, source, tmp_path):
+    from mfif.models.generator import SELayer
+
+    with_se = Trainer(tiny_cfg(), tmp_path / "a", source=source)
+    no_se = Trainer(tiny_cfg("se=false"), tmp_path / "b", source=source)
+    assert any(isinstance(m, SELayer) for m in with_se.G.modules())
+    assert not any(isinstance(m, SELayer) for m in no_se.G.modules())
+
+
+def test_switch_gray_two_branch_ignores_chroma(tiny_cfg, source, tmp_path):
+    color = Trainer(tiny_cfg(), tmp_path / "a", source=source).G.eval()
+    gray = Trainer(tiny_cfg("input_mode=gray"), tmp_path / "b", source=source).G.eval()
+    torch.manual_seed(0)
+    a, b = torch.rand(1, 3, 16, 16) * 0.5 + 0.25, torch.rand(1, 3, 16, 16) * 0.5 + 0.25
+    # a colour change orthogonal to the luma weights keeps the luma (up to rounding)
+    lw = torch.tensor([0.298936021293775, 0.587043074451121, 0.114020904255103])
+    d = torch.tensor([1.0, 0.0, 0.0]) - lw * (lw[0] / lw.dot(lw))
+    a2 = a + 0.2 * d.view(1, 3, 1, 1)
+    with torch.no_grad():
+        assert torch.allclose(gray(a, b), gray(a2, b), atol=1e-5)
+        assert not torch.allclose(color(a, b), color(a2, b), atol=1e-5)
+
+
+def test_switch_conventional_data(tiny_cfg, source, tmp_path):
+    alpha = Trainer(tiny_cfg(), tmp_path / "a", source=source)
+    conv = Trainer(tiny_cfg("synthesis=conventional"), tmp_path / "b", source=source)
+    ia, ic = alpha.train_set[0], conv.train_set[0]
+    assert torch.equal(ia["a"], ic["a"]) and torch.equal(ia["mask"], ic["mask"])
+    # B differs only where the α-matte spreads the blurred foreground (near the boundary)
+    diff = (ia["b"] - ic["b"]).abs().amax(0)
+    assert diff.max() > 1e-3
+    from mfif.training.validation import boundary_band
+
+    far = ~torch.from_numpy(boundary_band(ia["mask"][0].numpy(), 3.0))
+    assert diff[far].max() < 1e-6
+
+
+@pytest.mark.parametrize("recon", ["l1", "bce"])
+def test_switch_reconstruction(tiny_cfg, source, tmp_path, recon):
+    tr = Trainer(tiny_cfg("gan=none", f"recon={recon}"), tmp_path / "r", source=source)
+    batch = _batch(tr)
+    a, b, mask, _ = tr._prepare(batch)
+    with torch.no_grad():
+        logits = tr.G(a, b, logits=True)
+    if recon == "l1":
+        expected = (torch.sigmoid(logits) - mask).abs().mean()
+    else:
+        p = torch.sigmoid(logits.double())
+        expected = -(mask * torch.log(p) + (1 - mask) * torch.log(1 - p)).mean()
+    out = tr.iteration(batch)
+    assert abs(out["rec"] - float(expected)) < 1e-5
+    assert out["adv_g"] == 0.0 and "loss_d" not in out  # gan = none: no critic at all
+    assert tr.D is None and tr.opt_d is None and tr.g_updates == 1
+
+
+@pytest.mark.parametrize("variant", ["wgan-gp", "no-gp", "lsgan"])
+def test_switch_critic_loss(tiny_cfg, source, tmp_path, variant):
+    sets = {"wgan-gp": [], "no-gp": ["gp_weight=0"], "lsgan": ["gan=lsgan"]}[variant]
+    tr = Trainer(tiny_cfg(*sets), tmp_path / "r", source=source)
+    batch = _batch(tr)
+    a, b, mask, _ = tr._prepare(batch)
+    with torch.no_grad():
+        fake = tr.G(a, b)
+        d_real, d_fake = tr.D(a, b, mask), tr.D(a, b, fake)
+    out = tr.critic_step(a, b, mask)
+    if variant == "lsgan":
+        expected = 0.5 * ((d_real - 1) ** 2).mean() + 0.5 * (d_fake**2).mean()
+    else:
+        expected = -d_real.mean() + d_fake.mean()
+    if variant == "wgan-gp":
+        assert out["gp"] > 0
+        assert abs(out["loss_d"] - (float(expected) + 10.0 * out["gp"])) < 1e-5
+    else:
+        assert out["gp"] == 0.0
+        assert abs(out["loss_d"] - float(expected)) < 1e-6
+
+
+def test_paper_quirks_and_cleaned_default(tiny_cfg, source, tmp_path):
+    paper = Trainer(tiny_cfg("critic_paper=true", "target_range=pm1"), tmp_path / "p", source=source)
+    clean = Trainer(tiny_cfg(), tmp_path / "c", source=source)
+    has = lambda m, t: any(isinstance(x, t) for x in m.modules())  # noqa: E731
+    assert has(paper.D, torch.nn.BatchNorm2d) and has(paper.D, torch.nn.Sigmoid)
+    assert not has(clean.D, torch.nn.BatchNorm2d) and not has(clean.D, torch.nn.Sigmoid)
+    m = torch.tensor([0.0, 1.0])
+    assert paper.target_of(m).tolist() == [-1.0, 1.0] and clean.target_of(m).tolist() == [0.0, 1.0]
+
+
+# ----------------------------------------------------------------------------- schedule and data plan
+
+
+def test_lr_schedule_linear_decay(tiny_cfg, source, tmp_path):
+    tr = Trainer(tiny_cfg("steps=100", "decay_start=0.6"), tmp_path / "r", source=source)
+    assert tr.lr_factor(0) == 1.0 and tr.lr_factor(60) == 1.0
+    assert tr.lr_factor(80) == pytest.approx(0.5) and tr.lr_factor(100) == 0.0
+    tr2 = Trainer(tiny_cfg("steps=120000", "decay_start=110000"), tmp_path / "s", source=source)
+    assert tr2.lr_factor(110000) == 1.0 and tr2.lr_factor(115000) == pytest.approx(0.5)
+    tr3 = Trainer(tiny_cfg("steps=1000", "decay_start=0.5", "max_minutes=10"), tmp_path / "t", source=source)
+    assert tr3.lr_factor(10, elapsed_s=450) == pytest.approx(0.5)  # the clock is further along
+
+
+def test_batch_plan_epochs_and_ranks():
+    p = BatchPlan(10, 4, seed=3)
+    seen = [i % 10 for s in range(5) for i in p.items(s)]  # 20 samples = 2 epochs
+    assert sorted(seen[:10]) == list(range(10)) and sorted(seen[10:]) == list(range(10))
+    assert seen[:10] != seen[10:]
+    r0, r1 = BatchPlan(10, 4, 3, rank=0, world=2), BatchPlan(10, 4, 3, rank=1, world=2)
+    assert r0.items(2) + r1.items(2) == p.items(2)
+
+
+# ----------------------------------------------------------------------------- bad input
+
+
+def test_corrupt_checkpoint_is_clear_error_and_nothing_overwritten(tiny_cfg, source, tmp_path):
+    run = tmp_path / "run"
+    Trainer(tiny_cfg("steps=2"), run, source=source, log=lambda s: None).train()
+    (run / "checkpoints" / "last" / "state.safetensors").write_bytes(b"not a safetensors file at all")
+    before = _snapshot(run)
+    with pytest.raises(MfifError, match="state.safetensors"):
+        Trainer(tiny_cfg("steps=4"), run, source=source, resume=run)
+    assert _snapshot(run) == before
+    (run / "checkpoints" / "last" / "state.json").write_text("{broken")
+    before = _snapshot(run)
+    with pytest.raises(MfifError, match="state.json"):
+        Trainer(tiny_cfg("steps=4"), run, source=source, resume=run)
+    assert _snapshot(run) == before
+
+
+def test_mismatched_checkpoint_is_clear_error(tiny_cfg, source, tmp_path):
+    run = tmp_path / "run"
+    Trainer(tiny_cfg("steps=2"), run, source=source, log=lambda s: None).train()
+    before = _snapshot(run)
+    with pytest.raises(MfifError, match="width"):
+        Trainer(tiny_cfg("width=8"), run, source=source, resume=run)
+    # same config keys but tensors that do not fit (checkpoint edited by hand)
+    tensors, meta, where = load_checkpoint(run)
+    from mfif.training.checkpoint import save_checkpoint
+
+    tensors["G.decoder.net.6.weight"] = torch.zeros(1, 2, 3, 3)
+    save_checkpoint(tmp_path / "bad", tensors, {k: v for k, v in meta.items() if k != "format"}, config_yaml="")
+    with pytest.raises(MfifError, match="wrong shape"):
+        Trainer(tiny_cfg("steps=4"), tmp_path / "new", source=source, resume=tmp_path / "bad")
+    assert not (tmp_path / "new").exists()
+    with pytest.raises(MfifError, match="already holds a training run"):
+        Trainer(tiny_cfg(), run, source=source)
+    assert _snapshot(run) == before
+
+
+def test_bad_pack_and_config(tiny_cfg, tmp_path):
+    from mfif.training.config import load_config
+
+    not_a_pack = tmp_path / "nopack"
+    not_a_pack.mkdir()
+    with pytest.raises(MfifError, match="not a pack"):
+        Trainer(tiny_cfg(f"pack={not_a_pack}"), tmp_path / "out")
+    with pytest.raises(MfifError, match="no training pack"):
+        Trainer(tiny_cfg(), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(MfifError, match="unknown config key"):
+        load_config("tiny", ["widht=3"])
+    with pytest.raises(MfifError, match="crop"):
+        load_config("tiny", ["crop=30"])
+    with pytest.raises(MfifError, match="gan"):
+        load_config("tiny", ["gan=hinge"])
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("width: [1, 2\n")
+    with pytest.raises(MfifError, match="bad.yaml"):
+        load_config(bad)
+
+
+def test_cli_train_and_resume(tiny_pack, tmp_path, capsys):
+    from mfif.cli.main import main
+
+    out = tmp_path / "run"
+    assert main(["train", "--config", "tiny", "--pack", str(tiny_pack), "--out", str(out), "--steps", "2"]) == 0
+    assert (out / "best" / "mfif-gan-tiny.safetensors").is_file()
+    assert main(["train", "--config", "tiny", "--pack", str(tiny_pack), "--out", str(out)]) == 2
+    assert "already holds a training run" in capsys.readouterr().err
+    assert main(["train", "--resume", str(out), "--out", str(out), "--steps", "4"]) == 0
+    lines = (out / "log.csv").read_text().splitlines()
+    assert [ln.split(",")[0] for ln in lines[1:]] == ["1", "2", "3", "4"]
+    assert main(["train", "--config", "tiny", "--pack", str(tmp_path), "--out", str(tmp_path / "x")]) == 2
+
+
+def test_shipped_configs_valid_and_in_sync():
+    from mfif.training.config import PACKAGE_CONFIGS, load_config
+
+    for name in ("paper", "fast", "lite", "tiny"):
+        repo = ROOT / "configs" / f"{name}.yaml"
+        assert repo.read_text() == (PACKAGE_CONFIGS / f"{name}.yaml").read_text(), name
+        load_config(repo)
+    paper = load_config("paper")
+    assert (paper.gan, paper.n_critic, paper.gp_weight, paper.recon_weight) == ("wgan-gp", 5, 10.0, 10.0)
+    assert (paper.lr_g, paper.lr_d, paper.beta1, paper.beta2) == (1e-4, 1e-4, 0.5, 0.999)
+    assert paper.critic_paper and paper.target_range == "pm1"
+    assert load_config("lite").gan == "none"
+    assert os.path.isdir(PACKAGE_CONFIGS)
+    assert np.isfinite(load_config("fast").lr_g)
