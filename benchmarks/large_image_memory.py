@@ -71,6 +71,7 @@ def main() -> None:
     import torch
 
     from mfif.fusion.pair import fuse_pair
+    from mfif.fusion.tiling import default_overlap
     from mfif.models.generator import Generator
     from mfif.models.weights import installed_weights, load_generator
 
@@ -106,7 +107,7 @@ def main() -> None:
         "shape": list(a.shape),
         "weights": weights,
         "tile": args.tile,
-        "overlap": args.overlap,
+        "overlap": args.overlap if args.overlap is not None else default_overlap(model),
         "threads": torch.get_num_threads(),
         "rss_after_imports_mib": round(base, 1),
         "peak_rss_after_inputs_mib": round(after_inputs, 1),

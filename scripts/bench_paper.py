@@ -51,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
         cmd += ["--docs", args.docs]
     if args.limit:
         cmd += ["--limit", str(args.limit)]
-    print("mfif " + " ".join(cmd), file=sys.stderr)
+    sys.argv = ["mfif", *cmd, *extra]  # recorded in results.md as the command line
+    print("mfif " + " ".join(cmd + extra), file=sys.stderr)
     return mfif_main(cmd + extra)
 
 

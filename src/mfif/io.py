@@ -118,6 +118,7 @@ def read_image(path: str | os.PathLike[str]) -> tuple[np.ndarray, ImageInfo]:
             import tifffile
 
             arr = np.asarray(tifffile.imread(p))
+            exif, icc = _read_meta(p)
         except Exception:
             arr = None  # fall back to Pillow (e.g. files with a .tif name that tifffile rejects)
     if arr is None and suffix == ".png":

@@ -106,6 +106,9 @@ def test_report_written(cfg: BenchConfig) -> None:
     assert "## Table 1" in text and "as delivered" in text and "format-matched" in text and "## Table 2" in text
     assert "pub:P" in text and "Avg. rank" in text
     assert (cfg.out / "tables" / "table1_t_as-delivered.md").is_file()
+    long = _rows(cfg.out / "scores_long.csv")
+    assert len(long) == 12 * len(_rows(cfg.out / "scores.csv"))
+    assert {r["direction"] for r in long if r["metric"] == "LIF"} == {"lower"}
     assert (cfg.out / "figures" / "fig6_t.png").is_file()
     assert (cfg.out / "figures" / "visual_t_t_01.png").is_file()
     assert (cfg.out / "figures" / "mapdiff_t_t_01.png").is_file()
@@ -131,3 +134,12 @@ def test_failing_method_is_dropped_not_fatal(cfg: BenchConfig, monkeypatch: pyte
     assert {r["method"] for r in res["scores"] if r["source"] == "ours"} == {"laplacian-argmax"}
     text = make_report(cfg, res, ReportOptions(fig6_method="")).read_text()
     assert "no weights installed for sf" in text
+
+
+def test_parallel_published_scoring_matches_serial(cfg: BenchConfig, tmp_path: Path) -> None:
+    cfg.methods, cfg.format_match = [], False
+    serial = {r["pair"]: r for r in run_bench(cfg)["scores"]}
+    cfg.out, cfg.jobs = tmp_path / "par", 2
+    par = run_bench(cfg)
+    assert [s["pair"] for s in par["skipped"]] == ["t_03"]
+    assert {r["pair"]: r for r in par["scores"]} == serial

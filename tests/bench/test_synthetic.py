@@ -69,7 +69,8 @@ def test_resume_rows_reused() -> None:
     p = SyntheticPair("x", *(np.zeros((8, 8, 3), np.float32),) * 3, _half_mask(8), 1.0)
     done = {("x", "truth-mask"): {"pair": "x", "method": "truth-mask", "psnr": 1.0}}
     rows = evaluate_synthetic([p], [], done=done)
-    assert rows == [done[("x", "truth-mask")]] + rows[1:] and len(rows) == 2
+    assert rows[0] is done[("x", "truth-mask")]  # reused as is, not recomputed
+    assert [r["method"] for r in rows] == ["truth-mask", "laplacian-argmax"] and rows[1]["setting"] == ""
 
 
 def test_pack_val_items(tmp_path: Path, rng: np.random.Generator) -> None:
@@ -83,9 +84,11 @@ def test_pack_val_items(tmp_path: Path, rng: np.random.Generator) -> None:
         Image.fromarray((rng.random((24, 32, 3)) * 255).astype(np.uint8)).save(p)
         m = np.zeros((24, 32), np.float32)
         m[:, : 10 + i] = 1
-        srcs.append(PackSource(id=f"img{i}", image=p, mask=m))
+        srcs.append(PackSource(id=f"img{i}", image=p, mask=m, extra={"sigma": 1.0 + i}))
     write_pack(srcs, tmp_path / "pack", val_count=2, progress=False)
     pairs = pack_pairs(tmp_path / "pack", sigma=1.5)
-    assert len(pairs) == 2 and all(p.truth.shape == (24, 32, 3) for p in pairs)
+    assert len(pairs) == 2 and all(p.truth.shape == (24, 32, 3) and p.sigma == 1.5 for p in pairs)
+    own = pack_pairs(tmp_path / "pack")  # default: each item's own sigma from the manifest
+    assert sorted(p.sigma for p in own) == sorted(1.0 + int(p.pair_id[-1]) for p in own)
     rows = evaluate_synthetic(pairs, [], references=True)
     assert {r["method"] for r in rows} == {"truth-mask", "laplacian-argmax"}

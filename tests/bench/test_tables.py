@@ -41,3 +41,16 @@ def test_table1_marks_smallest_for_lower() -> None:
 def test_table2_fastest_marked() -> None:
     t = table2_markdown({"fast": {"d": 0.1}, "slow": {"d": 2.0}}, {"fast": "CPU: x", "slow": "GPU: y"}, ["d"])
     assert "**0.100**¹" in t and "GPU: y" in t
+
+
+def test_normalise_direction_aware() -> None:
+    from mfif.bench.figures import normalise_curves
+
+    curves = {"v1": {"LIF": 0.2, "SF": -0.5, "QG": 0.7}, "v2": {"LIF": 0.4, "SF": 0.1, "QG": 0.9},
+              "v3": {"LIF": 0.3, "SF": -0.2, "QG": 0.8}}
+    raw = normalise_curves(curves, ["LIF", "SF", "QG"])
+    assert raw["v2"]["LIF"] == 1.0 and raw["v1"]["LIF"] == 0.0
+    good = normalise_curves(curves, ["LIF", "SF", "QG"], directions={"LIF": "lower", "SF": "zero", "QG": "higher"})
+    assert good["v1"]["LIF"] == 1.0 and good["v2"]["LIF"] == 0.0  # smallest LIF is best
+    assert good["v2"]["SF"] == 1.0 and good["v1"]["SF"] == 0.0  # |0.1| closest to zero
+    assert abs(good["v3"]["QG"] - 0.5) < 1e-12 and good["v2"]["QG"] == 1.0

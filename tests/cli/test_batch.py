@@ -187,7 +187,6 @@ def test_exif_and_icc_carried_over(tmp_path, srcs, capsys, ext):
     assert info.exif is not None and b"mfif-test-camera" in info.exif
 
 
-@pytest.mark.xfail(strict=True, reason="mfif.io.read_image does not read ICC/EXIF from TIFF files (lead: io.py)")
 def test_tiff_icc_carried_over(tmp_path, srcs, capsys):
     ind, out = tmp_path / "in", tmp_path / "out"
     ind.mkdir()

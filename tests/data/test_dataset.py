@@ -89,3 +89,11 @@ def test_small_images_are_padded_and_bad_args(arrays) -> None:  # noqa: ANN001
         SyntheticPairDataset.from_arrays(arrays[0], arrays[1][:2])
     with pytest.raises(MfifError):
         SyntheticPairDataset.from_arrays(*arrays, sigma=(2.0, 1.0))
+
+
+def test_dataloader_workers_reproducible(arrays) -> None:  # noqa: ANN001
+    ds = SyntheticPairDataset.from_arrays(*arrays, crop=16, sigma=(0.5, 2), seed=5, length=8)
+    ref = [ds[i]["a"] for i in range(8)]
+    loader = torch.utils.data.DataLoader(ds, batch_size=4, num_workers=2)
+    got = [x for batch in loader for x in batch["a"]]
+    assert all(torch.equal(r, g) for r, g in zip(ref, got))

@@ -60,6 +60,7 @@ def test_pack_round_trip_checksums_and_bad_items(tmp_path: Path, rng: np.random.
     ds = SyntheticPairDataset(Pack(tmp_path / "pack2"), crop=32)
     assert len(ds) == 2 and ds[0]["a"].shape == (3, 32, 32)
     assert len(SyntheticPairDataset(tmp_path / "pack2", crop=32, split="val")) == 2
+    assert len(SyntheticPairDataset(tmp_path / "pack2", crop=32, split=None, max_ambiguity=0.15)) == 2  # im0, im1
 
 
 def test_cli_recover_pack_synth(tmp_path: Path, rng: np.random.Generator, capsys) -> None:  # noqa: ANN001

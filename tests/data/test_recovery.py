@@ -90,3 +90,17 @@ def test_voc_label_to_mask(tmp_path) -> None:  # noqa: ANN001
     np.testing.assert_array_equal(voc_label_to_mask(lab), m)
     with pytest.raises(MfifError):
         voc_label_to_mask(tmp_path / "missing.png")
+
+
+@pytest.mark.shared
+def test_recovery_on_mf_voc_sample(shared_dir) -> None:  # noqa: ANN001
+    from mfif.data.triplets import find_triplets, load_triplet
+
+    triplets, missing = find_triplets(shared_dir / "data" / "train" / "mf-voc")
+    assert len(triplets) == 2719 and not missing  # README: 2719 triplets
+    for i, gt, a, b in triplets[:3]:
+        A, B, G = load_triplet(gt, a, b)
+        r = recover_mask(A, B, G)
+        # The whole set fits sigma 1.8 (2691 of 2719, see docs/data.md) with a few levels of residual.
+        assert 1.2 <= r.sigma <= 2.4 and r.residual < 10
+        assert 0.0 <= r.ambiguity <= 1.0 and r.mask.shape == G.shape[:2]

@@ -178,3 +178,29 @@ def test_cli_fuses_a_stack_and_writes_the_depth_map(tmp_path, stack4, capsys):
     assert code == 2 and "s1.png" in capsys.readouterr().err
     code = main(["fuse", str(folder), "-o", str(out2), "--method", "_test-stack-argmax", "--align", "ecc"])
     assert code == 0 and read_image(out2)[0].shape == srcs[0].shape
+
+
+def test_cli_learned_stack_with_tiny_weights(tmp_path, stack4, capsys):
+    """Mechanics of `mfif fuse A B C --method mfif-gan` (untrained width-4 generator)."""
+    from mfif.cli.main import main
+    from mfif.io import read_image, write_image
+    from mfif.models.generator import Generator
+    from mfif.models.weights import save_generator
+
+    torch.manual_seed(0)
+    w = save_generator(Generator(width=4, n_blocks=1).eval(), tmp_path / "tiny.safetensors")[0]
+    srcs, _, _ = stack4
+    paths = [str(write_image(tmp_path / f"s{i}.png", s)) for i, s in enumerate(srcs[:3])]
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        code = main(["fuse", *paths, "-o", str(tmp_path / "f.png"), "--method", "mfif-gan", "--weights", str(w),
+                     "--device", "cpu", "--tile", "32", "--depth-map", str(tmp_path / "d.png")])
+    finally:
+        torch.set_num_threads(n)
+    assert code == 0, capsys.readouterr().err
+    d, _ = read_image(tmp_path / "d.png")
+    assert set(np.unique(np.round(d * 2).astype(int))) <= {0, 1, 2}
+    f, _ = read_image(tmp_path / "f.png")
+    idx = np.round(d * 2).astype(int)
+    np.testing.assert_allclose(f, select([read_image(p)[0] for p in paths], idx), atol=1e-6)

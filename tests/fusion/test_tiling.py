@@ -89,3 +89,20 @@ def test_bad_tile_options(nets, pair):
         predict_focus_map_tiled(nets, a, b, tile=8, device="cpu")
     with pytest.raises(MfifError, match="--tile-overlap"):
         predict_focus_map_tiled(nets, a, b, tile=32, overlap=-1, device="cpu")
+
+
+def test_network_only_sees_windows(pair):
+    """Memory bound: no forward pass gets more than (tile + 2·overlap)² pixels, whatever the image size."""
+    seen: list[tuple[int, int]] = []
+
+    class Spy(Generator):
+        def forward(self, a, b, *, logits=False):  # noqa: ANN001, ANN201
+            seen.append(tuple(a.shape[2:]))
+            return super().forward(a, b, logits=logits)
+
+    a, b = pair
+    g = Spy(width=4, n_blocks=1).eval()
+    out = predict_focus_map_tiled(g, a, b, tile=32, overlap=16, device="cpu")
+    assert out.shape == a.shape[:2] and np.isfinite(out).all()
+    assert len(seen) == 4 * 4  # ceil(112/32) × ceil(100/32) windows
+    assert max(h for h, _ in seen) <= 32 + 2 * 16 and max(w for _, w in seen) <= 32 + 2 * 16

@@ -1,4 +1,8 @@
-"""Two CPU processes (gloo): gradients are averaged, so the replicas stay identical."""
+"""Two CPU processes (gloo): gradients are averaged, so the replicas stay identical.
+
+Opt-in (``MFIF_SLOW=1``): spawning two fresh interpreters that import torch takes 20-35 s on the
+shared 2-core machine. Verified to fail when ``Trainer._allreduce`` is disabled (replicas diverge).
+"""
 
 from __future__ import annotations
 
@@ -34,6 +38,7 @@ def _worker(rank: int, world: int, port: int, tmp: str) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(os.environ.get("MFIF_SLOW") != "1", reason="set MFIF_SLOW=1 (spawns 2 processes, ~30 s)")
 def test_two_process_replicas_stay_identical(tmp_path):
     import socket
 

@@ -16,6 +16,8 @@ from mfif.training.checkpoint import load_checkpoint
 from mfif.training.losses import gradient_penalty
 from mfif.training.trainer import BatchPlan, Trainer
 
+from conftest import ArraySource  # noqa: E402  (tests/training/conftest.py)
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -228,6 +230,13 @@ def test_paper_quirks_and_cleaned_default(tiny_cfg, source, tmp_path):
     assert not has(clean.D, torch.nn.BatchNorm2d) and not has(clean.D, torch.nn.Sigmoid)
     m = torch.tensor([0.0, 1.0])
     assert paper.target_of(m).tolist() == [-1.0, 1.0] and clean.target_of(m).tolist() == [0.0, 1.0]
+    # the full paper path (BN critic + GP double backward, [-1, 1] target, six branch calls) runs
+    full = Trainer(tiny_cfg("critic_paper=true", "target_range=pm1", "batched_branches=false", "n_critic=1"),
+                   tmp_path / "f", source=source)
+    out = full.iteration(_batch(full))
+    assert all(math.isfinite(v) for v in out.values()) and out["gp"] > 0
+    # L1 against a [-1, 1] target: the background error of a sigmoid map is at least 1
+    assert out["rec"] > 0.4
 
 
 # ----------------------------------------------------------------------------- schedule and data plan
@@ -300,6 +309,14 @@ def test_bad_pack_and_config(tiny_cfg, tmp_path):
     with pytest.raises(MfifError, match="no training pack"):
         Trainer(tiny_cfg(), tmp_path / "out")
     assert not (tmp_path / "out").exists()
+    class NoVal(ArraySource):
+        def indices(self, split):
+            return [] if split == "val" else super().indices(split)
+
+    with pytest.raises(MfifError, match="no 'val' items"):
+        Trainer(tiny_cfg(), tmp_path / "out", source=NoVal())
+    assert Trainer(tiny_cfg("val_count=0"), tmp_path / "out", source=NoVal()).val_batches == []
+    assert not (tmp_path / "out").exists()
     with pytest.raises(MfifError, match="unknown config key"):
         load_config("tiny", ["widht=3"])
     with pytest.raises(MfifError, match="crop"):
@@ -340,3 +357,15 @@ def test_shipped_configs_valid_and_in_sync():
     assert load_config("lite").gan == "none"
     assert os.path.isdir(PACKAGE_CONFIGS)
     assert np.isfinite(load_config("fast").lr_g)
+
+
+def test_paper_size_export_is_sharded_fp16(tiny_cfg, source, tmp_path):
+    from mfif.models.weights import load_generator
+
+    tr = Trainer(tiny_cfg("width=64", "n_blocks=9", "se_reduction=16", "gan=none", "val_count=0"),
+                 tmp_path / "r", source=source)
+    files = tr.export(tmp_path / "exp")
+    assert len(files) == 2  # 13.7 M parameters × 2 bytes = 26 MiB
+    assert all(f.stat().st_size <= 15 * 1024 * 1024 for f in files)
+    g = load_generator(tmp_path / "exp")
+    assert sum(p.numel() for p in g.parameters()) == 13_700_928  # authors' count (reference doc §1.1)

@@ -150,19 +150,21 @@ def initial_maps(act_a: np.ndarray, act_b: np.ndarray, *, block: int = 8, ratio:
     return spread(win_a) / count > ratio, spread(win_b) / count > ratio
 
 
-def _match(da: np.ndarray, db: np.ndarray, ys: np.ndarray, xs: np.ndarray, r: int) -> tuple[np.ndarray, np.ndarray]:
-    """For pixels (ys, xs): position of the best L2 match of da[p] among db in the (2r+1)² window,
-    on Lowe-normalised descriptors (normalised on the fly, only where needed).
-
-    Ties take the first minimum in MATLAB column-major order (x outer, y inner)."""
+def _match(
+    na: np.ndarray, nb: np.ndarray, index: np.ndarray, ys: np.ndarray, xs: np.ndarray, r: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """For pixels (ys, xs): position of the best L2 match of A's descriptor at p among B's
+    descriptors in the (2r+1)² window. ``na``/``nb`` hold Lowe-normalised descriptors of the pixels
+    that ``index`` (H x W, −1 elsewhere) points to. Ties take the first minimum in MATLAB
+    column-major order (x outer, y inner)."""
     best = np.full(ys.shape, np.inf)
     by = ys.copy()
     bx = xs.copy()
-    dp = _normalize_desc(da[ys, xs])
+    dp = na[index[ys, xs]]
     for ox in range(-r, r + 1):
         for oy in range(-r, r + 1):
             qy, qx = ys + oy, xs + ox
-            dist = np.sum((dp - _normalize_desc(db[qy, qx])) ** 2, axis=1)
+            dist = np.sum((dp - nb[index[qy, qx]]) ** 2, axis=1)
             better = dist < best
             best[better] = dist[better]
             by[better] = qy[better]
@@ -202,8 +204,13 @@ def dsift_map(
     sfa, sfb = _sf7(ga, r), _sf7(gb, r)
     if ys.size:
         if matching:
-            yab, xab = _match(da, db, ys, xs, r)
-            yba, xba = _match(db, da, ys, xs, r)
+            # normalise once, only the descriptors that the 7x7 searches can reach
+            need = ndimage.binary_dilation(unc & inner, structure=np.ones((2 * r + 1, 2 * r + 1), bool))
+            index = np.full(need.shape, -1, np.int64)
+            index[need] = np.arange(int(need.sum()))
+            na, nb = _normalize_desc(da[need]), _normalize_desc(db[need])
+            yab, xab = _match(na, nb, index, ys, xs, r)
+            yba, xba = _match(nb, na, index, ys, xs, r)
             c1 = (sfa[ys, xs] > sfb[yab, xab]) & (sfb[ys, xs] < sfa[yba, xba])
             c0 = (sfa[ys, xs] < sfb[yab, xab]) & (sfb[ys, xs] > sfa[yba, xba])
         else:

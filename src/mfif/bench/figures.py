@@ -61,12 +61,19 @@ def grow_shrink_scores(
     return out
 
 
-def normalise_curves(curves: Mapping[object, Mapping[str, float]], metrics: Sequence[str]) -> dict[object, dict[str, float]]:
+def normalise_curves(
+    curves: Mapping[object, Mapping[str, float]],
+    metrics: Sequence[str],
+    *,
+    directions: Mapping[str, str] | None = None,
+) -> dict[object, dict[str, float]]:
     """Min–max normalise each metric over the curve's points to [0, 1] (constant metric -> 0.5).
 
     Args:
         curves: ``x -> metric -> value`` (x = k for Fig. 6, variant for Fig. 7).
         metrics: Which metrics.
+        directions: If given, values are first turned into "goodness" (``lower`` negated, ``zero``
+            -> −|v|) so that 1 = best; else the raw values are normalised (1 = largest).
 
     Returns:
         Same layout with values in [0, 1] (NaN stays NaN).
@@ -74,6 +81,11 @@ def normalise_curves(curves: Mapping[object, Mapping[str, float]], metrics: Sequ
     out: dict[object, dict[str, float]] = {x: {} for x in curves}
     for m in metrics:
         vals = np.array([curves[x].get(m, math.nan) for x in curves], dtype=float)
+        d = (directions or {}).get(m)
+        if d == "lower":
+            vals = -vals
+        elif d == "zero":
+            vals = -np.abs(vals)
         fin = vals[np.isfinite(vals)]
         lo, hi = (float(fin.min()), float(fin.max())) if fin.size else (math.nan, math.nan)
         for x, v in zip(curves, vals):
@@ -93,6 +105,7 @@ def plot_fig6(
     *,
     published: Mapping[int, Mapping[str, float]] | None = None,
     title: str = "",
+    ours_label: str = "ours (grow/shrink of our decision maps)",
 ) -> Path:
     """Plot normalised metric curves against k (one panel ours, one the published outputs).
 
@@ -102,12 +115,13 @@ def plot_fig6(
         path: PNG path.
         published: Same for the authors' diffused/contracted outputs, or None.
         title: Figure title.
+        ours_label: Title of the first panel.
 
     Returns:
         The written path.
     """
     plt = _plt()
-    panels = [("ours (grow/shrink of our decision maps)", ours)]
+    panels = [(ours_label, ours)]
     if published:
         panels.append(("published (authors' diffused/contracted outputs)", published))
     fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 4.5), squeeze=False)
@@ -132,7 +146,8 @@ def plot_fig6(
 def plot_fig7(
     variants: Mapping[str, Mapping[str, float]], metrics: Sequence[str], path: str | Path, *, title: str = ""
 ) -> Path:
-    """One line per variant across the metrics (each metric min–max normalised over the variants).
+    """One line per variant across the metrics (each metric min–max normalised over the variants,
+    direction-aware: 1 = the best variant on that metric, 0 = the worst).
 
     Args:
         variants: ``variant -> metric -> mean value``.
@@ -143,14 +158,16 @@ def plot_fig7(
     Returns:
         The written path.
     """
+    from mfif.bench.tables import metric_directions
+
     plt = _plt()
-    norm = normalise_curves(variants, metrics)
+    norm = normalise_curves(variants, metrics, directions=metric_directions(metrics))
     fig, ax = plt.subplots(figsize=(9, 4.5))
     x = np.arange(len(metrics))
     for name in variants:
         ax.plot(x, [norm[name][m] for m in metrics], marker="o", ms=4, lw=1.3, label=name)
     ax.set_xticks(x, list(metrics))
-    ax.set_ylabel("metric, min–max normalised over variants")
+    ax.set_ylabel("score, min–max over variants (1 = best)")
     ax.set_ylim(-0.05, 1.05)
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
     if title:

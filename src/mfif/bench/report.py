@@ -134,6 +134,10 @@ def make_report(cfg: BenchConfig, result: Mapping[str, list], opts: ReportOption
               "Cells are means over the pairs every listed method has (count given per table).\n")
     md.extend(f"- {n}\n" for n in opts.notes)
     tables_dir = out / "tables"
+    long_fields = ["dataset", "pair", "method", "source", "group", "format", "k", "metric", "direction", "value"]
+    write_csv(out / "scores_long.csv", ({**{k: r.get(k, "") for k in long_fields[:7]}, "metric": m,
+                                        "direction": dirs[m], "value": r.get(m, "")}
+                                       for r in scores for m in metrics), long_fields)
     figs = out / "figures"
     links: list[Path] = []
 
@@ -273,10 +277,11 @@ def _fig6(cfg: BenchConfig, scores: list[dict], opts: ReportOptions, metrics: li
         published = {}
     if not ours and not published:
         return ""
+    label = "ours (grow/shrink of our decision maps)"
     if not ours:
-        ours, published = published, {}
+        ours, published, label = published, {}, "published (authors' diffused/contracted outputs)"
     p = plot_fig6(ours, metrics, figs / f"fig6_{ds.name}.png", published=published or None,
-                  title=f"{ds.name}: metrics vs grow (+k) / shrink (−k) of the decision map")
+                  title=f"{ds.name}: metrics vs grow (+k) / shrink (−k) of the decision map", ours_label=label)
     txt = f"![fig6](@@{p}@@)\n\n"
     if method is not None and n_ours:
         txt += f"Left: `{method}` decision maps grown/shrunk by k pixels (`mfif.postprocess.grow_shrink`), {n_ours} pairs. "

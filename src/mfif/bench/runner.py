@@ -76,6 +76,8 @@ class BenchConfig:
         progress: Show tqdm progress bars.
         limit: Use at most this many pairs per dataset (quick runs).
         pairs: Only these pair ids (None = all).
+        jobs: Processes for scoring the published outputs (after our methods ran, so the timings are
+            not disturbed).
     """
 
     datasets: list[Dataset]
@@ -91,6 +93,7 @@ class BenchConfig:
     progress: bool = True
     limit: int | None = None
     pairs: Sequence[str] | None = None
+    jobs: int = 1
 
     def selected(self, ds: Dataset) -> list[Pair]:
         """The pairs of ``ds`` this run uses (``pairs`` filter, then ``limit``)."""
@@ -293,11 +296,30 @@ def run_bench(cfg: BenchConfig) -> dict[str, list[dict[str, object]]]:
                             disabled.add(method)
                         warnings.warn(f"bench: {method} failed on {ds.name}/{pair.pair_id}: {msg}", stacklevel=2)
                     bar.update()
-                for pub in pubs:
-                    bar.set_postfix_str(f"{pair.pair_id} {pub.name}")
-                    _score_published(store, pair, pub, a, b, metrics, skipped, read_image)
-                    bar.update()
                 store.save()
+            # published outputs: scored after ours (so their timings are not disturbed), optionally in parallel
+            tasks = []
+            for pair in pairs:
+                for pub in pubs:
+                    f = None if store.has((ds.name, pair.pair_id, pub.name, "as-delivered")) else pub.find(pair)
+                    if f is None:
+                        bar.update()
+                    else:
+                        tasks.append((pair, pub, f))
+            for i, ((pair, pub, f), (status, val)) in enumerate(
+                zip(tasks, _map(_score_file, [(str(p.a), str(p.b), str(f), metrics) for p, _, f in tasks], cfg.jobs))
+            ):
+                bar.set_postfix_str(f"{pair.pair_id} {pub.name}")
+                if status == "skip":
+                    skipped.append({"dataset": ds.name, "pair": pair.pair_id, "method": pub.name, "reason": val})
+                else:
+                    store.add_score({"dataset": ds.name, "pair": pair.pair_id, "method": pub.name, "source": "published",
+                                     "group": pub.group, "format": "as-delivered", "k": "" if pub.k is None else pub.k,
+                                     "file": str(f), **val})
+                bar.update()
+                if i % 50 == 49:
+                    store.save()
+            store.save()
             bar.close()
     finally:
         store.save()
@@ -339,18 +361,29 @@ def _run_one(cfg, store, ds, pair, method, a, b, bit_depth, ref_jpeg, metrics, w
         store.add_score({**common, "format": "jpeg-matched", "file": note, **_score(a, b, fj, metrics)})
 
 
-def _score_published(store, pair, pub, a, b, metrics, skipped, read_image) -> None:  # noqa: ANN001
-    key = (pair.dataset, pair.pair_id, pub.name, "as-delivered")
-    if store.has(key):
-        return
-    f = pub.find(pair)
-    if f is None:
-        return
-    img, _ = read_image(f)
+def _score_file(task: tuple[str, str, str, list[str]]) -> tuple[str, object]:
+    """Worker: score one published file against its sources -> ("ok", scores) or ("skip", reason)."""
+    from mfif.io import harmonize, read_image
+
+    pa, pb, pf, metrics = task
+    a, _ = read_image(pa)
+    b, _ = read_image(pb)
+    if a.shape != b.shape:
+        (a, b), _ = harmonize([a, b], [pa, pb])
+    img, _ = read_image(pf)
     if img.shape[:2] != a.shape[:2]:
-        skipped.append({"dataset": pair.dataset, "pair": pair.pair_id, "method": pub.name,
-                        "reason": f"size {img.shape[1]}x{img.shape[0]} differs from the sources' {a.shape[1]}x{a.shape[0]}"})
+        return "skip", f"size {img.shape[1]}x{img.shape[0]} differs from the sources' {a.shape[1]}x{a.shape[0]}"
+    return "ok", _score(a, b, img, metrics)
+
+
+def _map(fn, tasks: list, jobs: int):  # noqa: ANN001, ANN202
+    """``map`` in order, in ``jobs`` spawned processes when jobs > 1 (scoring only; never while timing)."""
+    if jobs <= 1 or len(tasks) < 2:
+        for t in tasks:
+            yield fn(t)
         return
-    store.add_score({"dataset": pair.dataset, "pair": pair.pair_id, "method": pub.name, "source": "published",
-                     "group": pub.group, "format": "as-delivered", "k": "" if pub.k is None else pub.k,
-                     "file": str(f), **_score(a, b, img, metrics)})
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn")) as ex:
+        yield from ex.map(fn, tasks, chunksize=2)

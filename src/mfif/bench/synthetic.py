@@ -189,7 +189,7 @@ def builtin_pairs(
 
 
 def pack_pairs(
-    pack: str | Path, *, split: str = "val", limit: int | None = None, sigma: float | tuple[float, float] = 2.0,
+    pack: str | Path, *, split: str = "val", limit: int | None = None, sigma: float | tuple[float, float] | None = None,
     seed: int = 0, max_side: int | None = None,
 ) -> list[SyntheticPair]:
     """Pairs from a pack's held-out items.
@@ -198,7 +198,8 @@ def pack_pairs(
         pack: Pack folder (``manifest.json``).
         split: Which split (``val`` = never trained on).
         limit: At most this many items (in manifest order).
-        sigma: Defocus σ, or a ``(low, high)`` range drawn per item (seeded by ``seed`` and index).
+        sigma: Defocus σ, or a ``(low, high)`` range drawn per item (seeded by ``seed`` and index);
+            None = the item's own ``sigma`` field when the manifest has one, else 2.0.
         seed: Seed of σ.
         max_side: Downscale items whose long side exceeds this (None = keep).
 
@@ -226,7 +227,9 @@ def pack_pairs(
             hw = (max(1, round(img.shape[0] * f)), max(1, round(img.shape[1] * f)))
             img = np.clip(resize(img, hw + img.shape[2:], anti_aliasing=True, order=1), 0, 1).astype(np.float32)
             mask = (resize(mask, hw, order=0, anti_aliasing=False) > 0.5).astype(np.float32)
-        s = _sigma_for(sigma, np.random.default_rng([seed, j]))
+        item_sigma = pk.items[i].get("sigma")
+        s = _sigma_for(sigma if sigma is not None else (item_sigma if item_sigma is not None else 2.0),
+                       np.random.default_rng([seed, j]))
         a, b = alpha_matte_pair(img, mask, sigma=s)
         out.append(SyntheticPair(str(pk.items[i].get("id", i)), a, b, img, mask, s))
     return out

@@ -74,7 +74,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         datasets=datasets, methods=methods, out=Path(args.out), published=published,
         format_match=not args.no_format_match, metrics=_csv_list(args.metrics) or None, device=args.device,
         weights=_kv(args.weights, "--weights"), options=_method_options(args), warmup=not args.no_warmup,
-        progress=not args.no_progress, limit=args.limit, pairs=_csv_list(args.pairs) or None,
+        progress=not args.no_progress, limit=args.limit, pairs=_csv_list(args.pairs) or None, jobs=args.jobs,
     )
     n = sum(len(cfg.selected(d)) for d in datasets)
     print(f"mfif bench: {len(methods)} methods x {n} pairs, {len(published)} published entries -> {cfg.out}", file=sys.stderr)
@@ -102,7 +102,7 @@ def _cmd_synthetic(args: argparse.Namespace) -> int:
         raise MfifError("--out: required (output folder)")
     parts = _csv_list(args.sigma)
     try:
-        sigma = float(parts[0]) if len(parts) == 1 else (float(parts[0]), float(parts[1]))
+        sigma = None if not parts else float(parts[0]) if len(parts) == 1 else (float(parts[0]), float(parts[1]))
     except (ValueError, IndexError):
         raise MfifError(f"--sigma: expected S or LOW,HIGH, got {args.sigma!r}") from None
     if args.pack:
@@ -110,7 +110,7 @@ def _cmd_synthetic(args: argparse.Namespace) -> int:
                            max_side=args.max_side)
         setting = f"pack={Path(args.pack).resolve()};split={args.split};sigma={args.sigma};seed={args.seed};max_side={args.max_side}"
     else:
-        pairs = builtin_pairs(n=args.n, size=args.size, sigma=sigma, seed=args.seed)
+        pairs = builtin_pairs(n=args.n, size=args.size, sigma=2.0 if sigma is None else sigma, seed=args.seed)
         setting = f"builtin;n={args.n};size={args.size};sigma={args.sigma};seed={args.seed}"
     out = Path(args.syn_out)
     csv_path = out / "synthetic.csv"
@@ -153,6 +153,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--option", action="append", metavar="METHOD=JSON", help='method options, e.g. gff=\'{"r1": 45}\'')
     p.add_argument("--limit", type=int, default=None, help="at most N pairs per dataset (quick runs)")
     p.add_argument("--pairs", default=None, help="comma-separated pair ids to use (e.g. lytro_01,pepsi)")
+    p.add_argument("--jobs", type=int, default=1, help="processes for scoring published outputs (default 1)")
     p.add_argument("--no-warmup", action="store_true", help="time the first call too (includes loading)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--fig6-method", default=None, help="method whose decision maps are grown/shrunk (default mfif-gan)")
@@ -173,7 +174,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--max-side", type=int, default=None, help="downscale pack items to this long side")
     s.add_argument("--n", type=int, default=6, help="number of built-in pairs (no --pack)")
     s.add_argument("--size", type=int, default=128, help="side of built-in pairs (no --pack)")
-    s.add_argument("--sigma", default="2.0", help="defocus sigma, or LOW,HIGH drawn per pair")
+    s.add_argument("--sigma", default=None, help="defocus sigma, or LOW,HIGH drawn per pair (default: the pack "
+                   "item's own sigma, else 2.0)")
     s.add_argument("--seed", type=int, default=0, help="seed of masks/sigma")
     s.add_argument("--band", type=float, default=8, help="boundary band half-width in px (default 8)")
     s.add_argument("--ssim", action="store_true", help="also compute SSIM")

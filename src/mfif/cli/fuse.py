@@ -23,6 +23,8 @@ def add_fusion_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-postprocess", action="store_true", help="skip small-region removal (paper ablation)")
     p.add_argument("--min-region-ratio", type=float, default=None, help="small-region threshold as a fraction of H·W (paper 0.001)")
     p.add_argument("--amp", action="store_true", help="bf16 autocast (CUDA)")
+    p.add_argument("--stack-strategy", default=None, choices=["vote", "sequential"],
+                   help="N > 2 sources with a pair method: pairwise votes (default) or sequential fusion")
     p.add_argument("--quality", type=int, default=95, help="JPEG quality for .jpg outputs")
 
 
@@ -34,6 +36,10 @@ def fusion_kwargs(args: argparse.Namespace) -> dict:
     name = args.method or default_method()
     info = get_method(name)
     kw: dict = {"method": name, "align": args.align}
+    if getattr(args, "stack_strategy", None):
+        if not (info.needs_weights or info.max_inputs == 2):
+            raise MfifError(f"--stack-strategy applies to pair methods, and {name!r} fuses N sources natively")
+        kw["stack_strategy"] = args.stack_strategy
     if info.needs_weights:
         kw.update(weights=args.weights, device=args.device)
         if args.tile:
@@ -54,11 +60,13 @@ def fusion_kwargs(args: argparse.Namespace) -> dict:
     return kw
 
 
-def expand_inputs(paths: list[str]) -> list[Path]:
-    """Source paths; a single folder expands to its images in name order."""
+def expand_inputs(paths: list[str], *, exclude: Path | None = None) -> list[Path]:
+    """Source paths; a single folder expands to its images in name order (``exclude`` left out)."""
     if len(paths) == 1 and Path(paths[0]).is_dir():
         d = Path(paths[0])
-        files = sorted(p for p in d.iterdir() if p.suffix.lower() in SUPPORTED_SUFFIXES and not p.name.startswith("."))
+        ex = exclude.resolve() if exclude is not None else None
+        files = sorted(p for p in d.iterdir() if p.suffix.lower() in SUPPORTED_SUFFIXES
+                       and not p.name.startswith(".") and p.resolve() != ex)
         if len(files) < 2:
             raise MfifError(f"{d}: folder holds fewer than two images")
         return files
@@ -103,8 +111,8 @@ def run_fusion(sources: list[Path], out: Path, args: argparse.Namespace, *, map_
 
 
 def _cmd(args: argparse.Namespace) -> int:
-    sources = expand_inputs(args.inputs)
     out = Path(args.output)
+    sources = expand_inputs(args.inputs, exclude=out)
     written = run_fusion(sources, out, args, map_path=Path(args.map) if args.map else None,
                          depth_path=Path(args.depth_map) if args.depth_map else None)
     print(f"wrote {written}")

@@ -66,7 +66,7 @@ def _read(path: str | Path):  # noqa: ANN202
 
 
 def _fmt(v: float) -> str:
-    return "nan" if math.isnan(v) else f"{v:.10g}"
+    return "nan" if math.isnan(v) else f"{v:.12g}"
 
 
 def run(args: argparse.Namespace) -> int:

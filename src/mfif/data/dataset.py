@@ -82,6 +82,8 @@ class SyntheticPairDataset(Dataset):
         synthesize: False = return only ``truth``, ``mask`` and ``sigma`` (synthesise on the GPU).
         literal: Paper's literal eqs. 10–11 for the α-matte model (fringe; for ablations only).
         cache: Keep decoded images in memory after first use.
+        max_ambiguity: Skip pack items whose recovery ambiguity score is larger (stricter than the
+            pack's own threshold); items without a score are kept.
     """
 
     def __init__(
@@ -99,6 +101,7 @@ class SyntheticPairDataset(Dataset):
         synthesize: bool = True,
         literal: bool = False,
         cache: bool = False,
+        max_ambiguity: float | None = None,
     ) -> None:
         if model not in MODELS:
             raise MfifError(f"model: expected one of {', '.join(MODELS)}, got {model!r}")
@@ -111,6 +114,11 @@ class SyntheticPairDataset(Dataset):
             self.indices = pack_or_dir.indices(split)
         else:
             self.indices = list(range(len(pack_or_dir)))
+        if max_ambiguity is not None and isinstance(pack_or_dir, Pack):
+            self.indices = [
+                i for i in self.indices
+                if (pack_or_dir.items[i].get("ambiguity") is None or pack_or_dir.items[i]["ambiguity"] <= max_ambiguity)
+            ]
         if not self.indices:
             raise MfifError(f"dataset: no items (split={split!r})")
         if isinstance(sigma, (int, float)):

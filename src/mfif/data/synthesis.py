@@ -30,8 +30,6 @@ HxW in {0, 1} (1 = A in focus); :func:`synthesize_batch_torch` does the same on 
 from __future__ import annotations
 
 import math
-from typing import Sequence
-
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
@@ -252,9 +250,3 @@ def synthesize_batch_torch(images, masks, sigma, *, model: str = "alpha", litera
     b = gaussian_blur_torch(M * images, sigma) + (1 - bm) * ((1 - M) * images)
     return a, b
 
-
-def sigma_list(sigma: float | Sequence[float], n: int) -> list[float]:
-    """Expand a scalar σ to a list of length ``n`` (helper for callers)."""
-    if isinstance(sigma, (int, float)):
-        return [float(sigma)] * n
-    return [float(s) for s in sigma]

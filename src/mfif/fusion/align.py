@@ -54,9 +54,14 @@ def _center_init(src_shape: tuple[int, int], ref_shape: tuple[int, int]) -> np.n
 
 
 def _scale_h(h: np.ndarray, s: float) -> np.ndarray:
-    """Homography of the same motion on images scaled by ``s``: S·H·S⁻¹."""
-    sm = np.diag([s, s, 1.0])
-    return sm @ h @ np.linalg.inv(sm)
+    """Homography of the same motion on images resized by ``s``: S·H·S⁻¹.
+
+    S is OpenCV's resize mapping of pixel centres, x' = s·(x + 0.5) − 0.5.
+    """
+    o = 0.5 * s - 0.5
+    sm = np.array([[s, 0.0, o], [0.0, s, o], [0.0, 0.0, 1.0]])
+    out = sm @ h @ np.linalg.inv(sm)
+    return out / out[2, 2]
 
 
 def estimate_ecc(ref: np.ndarray, src: np.ndarray, *, motion: str = "affine", min_size: int = 64,
@@ -113,13 +118,15 @@ def estimate_ecc(ref: np.ndarray, src: np.ndarray, *, motion: str = "affine", mi
     return _scale_h(h, 1.0 / levels[-1])
 
 
-def estimate_features(ref: np.ndarray, src: np.ndarray, *, max_features: int = 4000,
+def estimate_features(ref: np.ndarray, src: np.ndarray, *, max_features: int = 4000, max_size: int = 2048,
                       ratio: float = 0.8, ransac_px: float = 2.0, perspective_gain: float = 1.2) -> np.ndarray:
     """Homography ``H`` with ``src(H·x) ≈ ref(x)`` from SIFT/ORB matches and RANSAC.
 
     Both a similarity (:func:`cv2.estimateAffinePartial2D`) and a full homography
     (:func:`cv2.findHomography`) are fitted by RANSAC; the homography is used only when it has at
     least ``perspective_gain`` times as many inliers as the similarity.
+
+    Key points are detected on copies reduced to at most ``max_size`` pixels on the longer side.
 
     Returns:
         float64 3×3 mapping ``ref`` pixel coordinates to ``src`` pixel coordinates.
@@ -130,6 +137,10 @@ def estimate_features(ref: np.ndarray, src: np.ndarray, *, max_features: int = 4
     import cv2
 
     g_ref, g_src = _gray_u8(ref), _gray_u8(src)
+    scale = min(1.0, max_size / max(g_ref.shape + g_src.shape))  # large images: detect on a reduced copy
+    if scale < 1.0:
+        g_ref = cv2.resize(g_ref, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        g_src = cv2.resize(g_src, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     if hasattr(cv2, "SIFT_create"):
         det = cv2.SIFT_create(nfeatures=max_features, contrastThreshold=0.01)
         norm = cv2.NORM_L2
@@ -159,9 +170,8 @@ def estimate_features(ref: np.ndarray, src: np.ndarray, *, max_features: int = 4
     # Model selection: the 4-parameter similarity (shift, rotation, focus-breathing scale) unless the
     # full homography explains clearly more matches (real perspective change). Key points on blurred
     # sources are poorly localised, and the 8-parameter fit then drifts (measured on Lytro pairs).
-    if n_s > 0 and n_h < perspective_gain * n_s:
-        return np.vstack([sim, [0.0, 0.0, 1.0]]).astype(np.float64)
-    return h.astype(np.float64)
+    best = np.vstack([sim, [0.0, 0.0, 1.0]]) if n_s > 0 and n_h < perspective_gain * n_s else h
+    return _scale_h(best.astype(np.float64), 1.0 / scale) if scale < 1.0 else best.astype(np.float64)
 
 
 def warp_to(src: np.ndarray, h: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

@@ -95,7 +95,7 @@ def predict_focus_map(
     amp: bool = False,
     channels_last: bool | None = None,
     tile: int | None = None,
-    tile_overlap: int = 32,
+    tile_overlap: int | None = None,
 ) -> np.ndarray:
     """Soft focus map of a pair.
 
@@ -106,7 +106,7 @@ def predict_focus_map(
         amp: bf16 autocast (CUDA; on CPU only where supported).
         channels_last: Feed channels-last tensors (None = when the model's weights are).
         tile: Tile size for large images (None = whole image); see :mod:`mfif.fusion.tiling`.
-        tile_overlap: Context pixels around each tile.
+        tile_overlap: Context pixels around each tile (None = the generator's receptive-field radius).
 
     Returns:
         float32 H×W in [0, 1], 1 = A in focus.
@@ -144,7 +144,7 @@ def fuse_pair(
     amp: bool = False,
     channels_last: bool | None = None,
     tile: int | None = None,
-    tile_overlap: int = 32,
+    tile_overlap: int | None = None,
     **unused: Any,
 ) -> FusionResult:
     """The paper's test-time pipeline for one pair. See module docstring; returns a FusionResult."""

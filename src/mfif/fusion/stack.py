@@ -304,13 +304,11 @@ def synthetic_stack(
     h, w = size
     shape = (h, w, 3) if color else (h, w)
     truth = np.zeros(shape, np.float64)
-    sig_c = (0, 0, 0) if color else (0, 0)
     for s, amp in ((0.6, 0.5), (1.5, 1.0), (4.0, 1.5), (10.0, 2.0)):
         noise = rng.standard_normal(shape)
         sig = (s, s, 0) if color else (s, s)
         f = ndimage.gaussian_filter(noise, sig)
         truth += amp * f / (f.std() + 1e-12)
-    del sig_c
     truth = (truth - truth.min()) / (truth.max() - truth.min())
     truth = truth.astype(np.float32)
     pts = rng.random((regions, 2)) * np.array([h, w])

@@ -83,13 +83,13 @@ _INFO = [
     ("QCB", "Q_CB", "higher", f"Chen & Blum, Image Vis. Comput. 2009; {_TOOLBOX} metricChenBlum",
      "human-perception (contrast sensitivity) metric"),
     ("LIF", "LIF", "lower", "Pal & King, IEEE TSMC 1981 (linear index of fuzziness); definition pinned in docs/metrics.md",
-     "linear index of fuzziness of F, mu = sin(pi/2 (1 - F/255)), gray"),
+     "Pal-King linear index of fuzziness of F, mu = sin(pi/2 (1 - F/255)), mean over R, G, B"),
     ("AG", "AG", "higher", "average gradient (e.g. Cui et al., Opt. Commun. 2015); definition pinned in docs/metrics.md",
-     "average gradient of F"),
+     "mean of sqrt((dx^2 + dy^2)/2), forward differences of gray F on 0..255 (paper's values are ~0.371x this)"),
     ("MSD", "MSD", "higher", "mean square deviation (variance) of F; definition pinned in docs/metrics.md",
-     "mean square deviation of F"),
+     "population variance of all R, G, B samples of F/255 (closest candidate; paper not matched)"),
     ("GLD", "GLD", "higher", "gray-level difference / sum-modulus-difference; definition pinned in docs/metrics.md",
-     "mean absolute forward difference of F"),
+     "mean of |dx| + |dy| (forward differences) of F on 0..255, mean over R, G, B"),
 ]
 
 METRICS: dict[str, MetricInfo] = {
@@ -152,21 +152,24 @@ def evaluate_gray255(
         # GIL) while the other metrics are computed here.
         pool = ThreadPoolExecutor(max_workers=1)
         future = pool.submit(contrast_maps, t.norm)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        for n in [m for m in names if m != "QCB"] + (["QCB"] if "QCB" in names else []):
-            if n == "QCB" and future is not None:
-                t.__dict__["contrast"] = future.result()
-                pool.shutdown()
-            if n == "QY":
-                v = t.qy(mode=qy_mode)
-            elif n in noref.CHOSEN:
-                v = noref.CANDIDATES[n][noref.CHOSEN[n]](fused, fused_rgb255)
-            else:
-                v = getattr(t, n.lower())()
-            v = float(v)
-            if not np.isfinite(v) and not (n == "QY" and qy_mode == "faithful"):
-                v = float("nan")
-            out[n] = v
+    try:
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            for n in [m for m in names if m != "QCB"] + (["QCB"] if "QCB" in names else []):
+                if n == "QCB" and future is not None:
+                    t.__dict__["contrast"] = future.result()
+                if n == "QY":
+                    v = t.qy(mode=qy_mode)
+                elif n in noref.CHOSEN:
+                    v = noref.CANDIDATES[n][noref.CHOSEN[n]](fused, fused_rgb255)
+                else:
+                    v = getattr(t, n.lower())()
+                v = float(v)
+                if not np.isfinite(v) and not (n == "QY" and qy_mode == "faithful"):
+                    v = float("nan")
+                out[n] = v
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
     return {n: out[n] for n in names}
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -89,7 +89,7 @@ class TrainConfig:
     target_range: str = "01"
     # data
     pack: str | None = None
-    crop: int = 256
+    crop: int = 224
     synthesis: str = "alpha"
     sigma: Any = 1.0
     literal: bool = False
@@ -97,7 +97,7 @@ class TrainConfig:
     workers: int = 2
     gpu_synthesis: Any = "auto"
     val_count: int = 64
-    val_crop: int = 256
+    val_crop: int = 224
     val_sigma: float | None = None
     val_batch: int = 8
     # optimisation
@@ -363,4 +363,3 @@ __all__ = [
     "ARCH_KEYS",
     "PACKAGE_CONFIGS",
 ]
-_ = field  # keep import for dataclass users

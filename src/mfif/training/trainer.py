@@ -178,6 +178,13 @@ class Trainer:
         val_idx = list(source.indices("val"))[: cfg.val_count]
         if cfg.val_count > 0 and not val_idx:
             raise MfifError(f"{cfg.pack or 'source'}: no 'val' items in the pack (set val_count=0 to skip validation)")
+        items = getattr(source, "items", None)
+        if isinstance(items, list) and items and "height" in items[0]:
+            for what, c in (("crop", cfg.crop), ("val_crop", cfg.val_crop)):
+                small = sum(1 for it in items if min(it["height"], it["width"]) < c)
+                if small:
+                    self.log(f"note: {small} of {len(items)} pack images are smaller than {what}={c}; "
+                             "they are padded by mirror reflection")
         from mfif.data.dataset import SyntheticPairDataset
 
         lo, hi = cfg.sigma_range()
@@ -542,8 +549,9 @@ class Trainer:
                     continue
                 bar.update(1)
                 bar.set_postfix({k: f"{np.mean(v):.4g}" for k, v in window.items()}, refresh=False)
-                do_val = bool(self.val_batches) and (self.step % cfg.val_every == 0 or self.step == stop)
-                do_log = self.step % cfg.log_every == 0 or do_val or self.step == stop
+                last = self.step == stop or time_up
+                do_val = bool(self.val_batches) and (self.step % cfg.val_every == 0 or last)
+                do_log = self.step % cfg.log_every == 0 or do_val or last
                 row: dict[str, Any] = {}
                 if do_val:
                     vm = self.validate()
@@ -576,16 +584,17 @@ class Trainer:
                     if bar.disable:
                         self.log(f"step {self.step}/{stop} " + " ".join(f"{k} {np.mean(v):.4g}" for k, v in window.items()))
                     window, wstart, wsteps = {}, time.time(), 0
-                if self.step % cfg.ckpt_every == 0 and self.step != stop:
+                if self.step % cfg.ckpt_every == 0 and not last:
                     self.save()
                 if time_up:
                     reason = "max_minutes"
                     break
-        except KeyboardInterrupt:
-            reason = "interrupted"
-            if main:
+        except (KeyboardInterrupt, MfifError) as exc:
+            # Ctrl-C, or bad data met mid-run (e.g. an unreadable pack image): keep the progress
+            if main and self.step > 0:
                 self.save()
-                self.log(f"interrupted at step {self.step}; checkpoint saved to {self.out / 'checkpoints' / 'last'}")
+                what = "interrupted" if isinstance(exc, KeyboardInterrupt) else "stopped by an error"
+                self.log(f"{what} at step {self.step}; checkpoint saved to {self.out / 'checkpoints' / 'last'}")
             raise
         finally:
             bar.close()
