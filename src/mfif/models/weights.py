@@ -104,6 +104,9 @@ def load_generator(
         where = str(path)
     if config is None:
         config = GeneratorConfig.from_dict(json.loads(meta["mfif_config"])) if "mfif_config" in meta else GeneratorConfig()
+    # Branch batching only changes BN statistics in training; in eval mode both are identical and the
+    # batched form is faster, so inference always uses it.
+    config = GeneratorConfig.from_dict({**config.to_dict(), "batched_branches": True})
     model = Generator(config)
     own = model.state_dict()
     missing = [k for k in own if k not in state]
