@@ -59,7 +59,8 @@ def test_weight_sharing_symmetry():
 @pytest.mark.parametrize("paper", [True, False])
 def test_critic_patch_output(paper):
     d = Critic(width=8, paper=paper).eval()
-    out = d(torch.rand(1, 3, 256, 256), torch.rand(1, 3, 256, 256), torch.rand(1, 1, 256, 256))
+    with torch.no_grad():
+        out = d(torch.rand(1, 3, 256, 256), torch.rand(1, 3, 256, 256), torch.rand(1, 1, 256, 256))
     assert out.shape == (1, 1, 6, 6)
     has_bn = any(isinstance(m, torch.nn.BatchNorm2d) for m in d.modules())
     assert has_bn == paper

@@ -20,7 +20,7 @@ def _worker(rank: int, world: int, port: int, tmp: str) -> None:
     sys.path.insert(0, str(HERE))
     os.environ.update(WORLD_SIZE=str(world), RANK=str(rank), LOCAL_RANK=str(rank),
                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    from conftest import ROOT, ArraySource
+    from _helpers import ROOT, ArraySource
     from safetensors.torch import save_file
 
     from mfif.training.config import load_config

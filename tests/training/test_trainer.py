@@ -16,7 +16,10 @@ from mfif.training.checkpoint import load_checkpoint
 from mfif.training.losses import gradient_penalty
 from mfif.training.trainer import BatchPlan, Trainer
 
-from conftest import ArraySource  # noqa: E402  (tests/training/conftest.py)
+import sys
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _helpers import ArraySource  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 
