@@ -372,3 +372,20 @@ def test_paper_size_export_is_sharded_fp16(tiny_cfg, source, tmp_path):
     assert all(f.stat().st_size <= 15 * 1024 * 1024 for f in files)
     g = load_generator(tmp_path / "exp")
     assert sum(p.numel() for p in g.parameters()) == 13_700_928  # authors' count (reference doc §1.1)
+
+
+def test_warmup_steps_train_generator_alone_then_critic(tmp_path, source):
+    """During warm-up the critic is untouched and the generator updates every iteration."""
+    from mfif.training.config import load_config
+
+    cfg = load_config(ROOT / "configs" / "tiny.yaml", ["device=cpu", "n_critic=5", "val_count=0", "warmup_steps=3"])
+    tr = Trainer(cfg, tmp_path / "run", source=source, log=lambda s: None)
+    d0 = {k: v.clone() for k, v in tr.D.state_dict().items()}
+    for s in range(3):
+        out = tr.iteration(_batch(tr, s))
+        assert "loss_d" not in out and out["adv_g"] == 0.0
+    assert tr.g_updates == 3
+    assert all(torch.equal(d0[k], v) for k, v in tr.D.state_dict().items())
+    out = tr.iteration(_batch(tr, 3))
+    assert "loss_d" in out
+    assert any(not torch.equal(d0[k], v) for k, v in tr.D.state_dict().items())

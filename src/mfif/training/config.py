@@ -43,6 +43,9 @@ class TrainConfig:
         gan: "wgan-gp" (authors), "lsgan" (least squares, no gradient penalty) or "none" (L1-only,
             no critic). critic_width; critic_paper: keep the authors' BatchNorm + sigmoid critic.
         n_critic: a generator update every n-th iteration (the critic updates every iteration).
+        warmup_steps: the first iterations train the generator alone with the reconstruction loss
+            (no critic, a generator update every iteration); adversarial training follows. 0 = off
+            (paper). A short-budget schedule: the map is learnt cheaply first, the critic refines it.
         gp_weight: gradient-penalty weight λ_gp (0 = "no GP" ablation; used with wgan-gp only).
         adv_weight: weight of the generator's adversarial term.
     Reconstruction:
@@ -83,6 +86,7 @@ class TrainConfig:
     n_critic: int = 5
     gp_weight: float = 10.0
     adv_weight: float = 1.0
+    warmup_steps: int = 0
     # reconstruction
     recon: str = "l1"
     recon_weight: float = 10.0
@@ -183,7 +187,8 @@ class TrainConfig:
         for k in ("crop", "val_crop"):
             if getattr(self, k) % 4:
                 raise MfifError(f"config {k}: must be a multiple of 4, got {getattr(self, k)}")
-        for k in ("gp_weight", "adv_weight", "recon_weight", "weight_decay", "workers", "val_count", "threads"):
+        for k in ("gp_weight", "adv_weight", "recon_weight", "weight_decay", "workers", "val_count", "threads",
+                  "warmup_steps"):
             if getattr(self, k) < 0:
                 raise MfifError(f"config {k}: must be >= 0, got {getattr(self, k)}")
         for k in ("lr_g", "lr_d"):

@@ -380,15 +380,18 @@ class Trainer:
         self.opt_d.step()
         return {"loss_d": float(loss.detach()), "gp": float(gp.detach())}
 
-    def generator_step(self, a: torch.Tensor, b: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
-        """One generator update (+ EMA); returns its loss terms."""
+    def generator_step(
+        self, a: torch.Tensor, b: torch.Tensor, target: torch.Tensor, *, adversarial: bool = True
+    ) -> dict[str, float]:
+        """One generator update (+ EMA); returns its loss terms. ``adversarial=False``: L1/BCE only."""
         cfg = self.cfg
         with _autocast(self.device, self.amp):
             logits = self.G_run(a, b, logits=True)
         rec = reconstruction(cfg.recon, logits, target)
         loss = cfg.recon_weight * rec
         adv = torch.zeros((), device=self.device)
-        if self.D is not None:
+        use_d = self.D is not None and adversarial
+        if use_d:
             for p in self.D.parameters():
                 p.requires_grad_(False)
             with _autocast(self.device, self.amp):
@@ -397,7 +400,7 @@ class Trainer:
             loss = loss + cfg.adv_weight * adv
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
-        if self.D is not None:
+        if use_d:
             for p in self.D.parameters():
                 p.requires_grad_(True)
         self._allreduce(self.G)
@@ -430,11 +433,12 @@ class Trainer:
         target = self.target_of(mask)
         self.G.train()
         out: dict[str, float] = {}
-        if self.D is not None:
+        warm = self.step < self.cfg.warmup_steps
+        if self.D is not None and not warm:
             self.D.train()
             out.update(self.critic_step(a, b, target))
-        if self.D is None or (self.step + 1) % self.cfg.n_critic == 0:
-            out.update(self.generator_step(a, b, target))
+        if warm or self.D is None or (self.step + 1) % self.cfg.n_critic == 0:
+            out.update(self.generator_step(a, b, target, adversarial=not warm))
         self.step += 1
         return out
 
