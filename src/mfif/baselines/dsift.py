@@ -81,16 +81,19 @@ def dense_sift(g: np.ndarray, *, patch_size: int = 24, sigma: float = 1.0, deriv
     hp, wp = img.shape
     offsets = [int(round(-pad + i * res)) for i in range(n_bins)]  # {-11, -5, 1, 7} for 24 px
     h, w = hp - 2 * pad, wp - 2 * pad
-    desc = np.empty((h, w, 8 * n_bins * n_bins), np.float32)
+    desc = np.empty((8 * n_bins * n_bins, h, w), np.float32)  # channel-first: contiguous writes
     for j in range(8):
-        ch = np.maximum(np.cos(theta - j * np.pi / 4.0), 0.0) ** 9 * mag
-        # == np.convolve(v, wk)[start : start + n] along each axis (even kernel, checked)
+        c = np.maximum(np.cos(theta - j * np.pi / 4.0), 0.0)
+        c2 = c * c
+        c4 = c2 * c2
+        ch = c4 * c4 * c * mag  # max(cos, 0)^9 · |∇I|
+        # == np.convolve(v, wk)[patch//2 : patch//2 + n] along each axis (even kernel, checked)
         full = ndimage.convolve1d(ch, wk, axis=0, mode="constant")
         full = ndimage.convolve1d(full, wk, axis=1, mode="constant")
         for by, oy in enumerate(offsets):
             for bx, ox in enumerate(offsets):
-                desc[..., (by * n_bins + bx) * 8 + j] = full[pad + oy : pad + oy + h, pad + ox : pad + ox + w]
-    return desc
+                desc[(by * n_bins + bx) * 8 + j] = full[pad + oy : pad + oy + h, pad + ox : pad + ox + w]
+    return np.moveaxis(desc, 0, -1)
 
 
 def _normalize_desc(d: np.ndarray) -> np.ndarray:
@@ -117,7 +120,8 @@ def _sf7(g: np.ndarray, r: int = 3) -> np.ndarray:
     # vertical diffs inside rows y−r..y+r are stored at rows y−r+1..y+r (likewise horizontally)
     cs_v = _window_sum(dy2, (-r + 1, r), (-r, r))
     cs_h = _window_sum(dx2, (-r, r), (-r + 1, r))
-    return np.sqrt((cs_v + cs_h) / (k * k))
+    # cumulative-sum window sums can leave tiny negative residues where the image is flat
+    return np.sqrt(np.maximum(cs_v + cs_h, 0.0) / (k * k))
 
 
 def _window_sum(x: np.ndarray, ry: tuple[int, int], rx: tuple[int, int]) -> np.ndarray:
@@ -187,8 +191,8 @@ def dsift_map(
     patch = scale // 2
     da = dense_sift(ga, patch_size=patch, deriv_half=deriv_half)
     db = dense_sift(gb, patch_size=patch, deriv_half=deriv_half)
-    act_a = da.sum(axis=-1, dtype=np.float32).astype(np.float64)
-    act_b = db.sum(axis=-1, dtype=np.float32).astype(np.float64)
+    act_a = np.moveaxis(da, -1, 0).sum(axis=0, dtype=np.float32).astype(np.float64)
+    act_b = np.moveaxis(db, -1, 0).sum(axis=0, dtype=np.float32).astype(np.float64)
     ma, mb = initial_maps(act_a, act_b, block=block, ratio=ratio)
     ma = area_open(ma, area)
     mb = area_open(mb, area)

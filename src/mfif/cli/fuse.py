@@ -23,6 +23,9 @@ def add_fusion_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-postprocess", action="store_true", help="skip small-region removal (paper ablation)")
     p.add_argument("--min-region-ratio", type=float, default=None, help="small-region threshold as a fraction of H·W (paper 0.001)")
     p.add_argument("--amp", action="store_true", help="bf16 autocast (CUDA)")
+    p.add_argument("--spread-correction", action="store_true",
+                   help="unmix the defocus spread outside the A-region (learned methods; A = near focus; "
+                        "needs a pixel-accurate map, see docs/results.md)")
     p.add_argument("--stack-strategy", default=None, choices=["vote", "sequential"],
                    help="N > 2 sources with a pair method: pairwise votes (default) or sequential fusion")
     p.add_argument("--quality", type=int, default=95, help="JPEG quality for .jpg outputs")
@@ -52,6 +55,8 @@ def fusion_kwargs(args: argparse.Namespace) -> dict:
             kw["min_region_ratio"] = args.min_region_ratio
         if args.amp:
             kw["amp"] = True
+        if getattr(args, "spread_correction", False):
+            kw["spread_correction"] = True
     else:
         for flag, val in (("--weights", args.weights), ("--tile", args.tile), ("--amp", args.amp or None),
                           ("--no-postprocess", args.no_postprocess or None), ("--min-region-ratio", args.min_region_ratio)):

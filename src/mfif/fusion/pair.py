@@ -145,13 +145,25 @@ def fuse_pair(
     channels_last: bool | None = None,
     tile: int | None = None,
     tile_overlap: int | None = None,
+    spread_correction: bool | float = False,
     **unused: Any,
 ) -> FusionResult:
-    """The paper's test-time pipeline for one pair. See module docstring; returns a FusionResult."""
+    """The paper's test-time pipeline for one pair. See module docstring; returns a FusionResult.
+
+    ``spread_correction``: False (paper), True (unmix the defocus spread outside the A-region with an
+    estimated blur σ, see :mod:`mfif.postprocess.spread`) or a σ value.
+    """
     if unused:
         raise MfifError(f"unknown option(s) for mfif-gan: {', '.join(sorted(unused))}")
     fm = predict_focus_map(
         model, a, b, device=device, amp=amp, channels_last=channels_last, tile=tile, tile_overlap=tile_overlap
     )
     dm = postprocess_map(fm, threshold=threshold, ratio=min_region_ratio, connectivity=connectivity, enabled=postprocess)
-    return FusionResult(fused=compose(a, b, dm), focus_map=fm, decision_map=dm)
+    fused = compose(a, b, dm)
+    extras: dict[str, Any] = {}
+    if spread_correction is not False and spread_correction is not None:
+        from mfif.postprocess.spread import correct_spread
+
+        sigma = None if spread_correction is True else float(spread_correction)
+        fused, extras["spread_sigma"] = correct_spread(a, b, dm, fused, sigma=sigma)
+    return FusionResult(fused=fused, focus_map=fm, decision_map=dm, extras=extras)
