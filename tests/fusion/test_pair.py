@@ -56,3 +56,18 @@ def test_map_is_translation_consistent_with_padding():
     m_full = predict_focus_map(g, a, b, device="cpu")
     m_crop = predict_focus_map(g, a[:31, :31], b[:31, :31], device="cpu")
     assert np.abs(m_full[:16, :16] - m_crop[:16, :16]).max() < 1e-4
+
+
+def test_tta_is_mean_of_flipped_predictions():
+    g = _tiny()
+    rng = np.random.default_rng(3)
+    a = rng.random((20, 24, 3), dtype=np.float32)
+    b = rng.random((20, 24, 3), dtype=np.float32)
+    maps = []
+    for fl in (lambda x: x, lambda x: x[:, ::-1], lambda x: x[::-1], lambda x: x[::-1, ::-1]):
+        m = predict_focus_map(g, np.ascontiguousarray(fl(a)), np.ascontiguousarray(fl(b)), device="cpu")
+        maps.append(fl(m))
+    expected = np.mean(maps, axis=0)
+    got = predict_focus_map(g, a, b, device="cpu", tta=True)
+    assert np.abs(got - expected).max() < 1e-5
+    assert np.abs(got - maps[0]).max() > 1e-4  # a random net is not flip-invariant: TTA changed something

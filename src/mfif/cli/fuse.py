@@ -23,6 +23,8 @@ def add_fusion_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-postprocess", action="store_true", help="skip small-region removal (paper ablation)")
     p.add_argument("--min-region-ratio", type=float, default=None, help="small-region threshold as a fraction of H·W (paper 0.001)")
     p.add_argument("--amp", action="store_true", help="bf16 autocast (CUDA)")
+    p.add_argument("--tta", action="store_true",
+                   help="average the focus maps of the four flipped copies (learned methods; 4x compute)")
     p.add_argument("--spread-correction", action="store_true",
                    help="unmix the defocus spread outside the A-region (learned methods; A = near focus; "
                         "needs a pixel-accurate map, see docs/results.md)")
@@ -55,6 +57,8 @@ def fusion_kwargs(args: argparse.Namespace) -> dict:
             kw["min_region_ratio"] = args.min_region_ratio
         if args.amp:
             kw["amp"] = True
+        if getattr(args, "tta", False):
+            kw["tta"] = True
         if getattr(args, "spread_correction", False):
             kw["spread_correction"] = True
     else:

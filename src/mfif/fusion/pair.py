@@ -67,8 +67,12 @@ def predict_focus_map_tensor(
     *,
     amp: bool = False,
     channels_last: bool | None = None,
+    tta: bool = False,
 ) -> torch.Tensor:
-    """Network focus map for N×3×H×W sources in [0, 1] (any H, W) → N×1×H×W float32 in [0, 1]."""
+    """Network focus map for N×3×H×W sources in [0, 1] (any H, W) → N×1×H×W float32 in [0, 1].
+
+    ``tta``: average over the four horizontal/vertical flips (4× the compute).
+    """
     a, (h, w) = pad_to_multiple(a)
     b, _ = pad_to_multiple(b)
     if channels_last is None:
@@ -82,7 +86,18 @@ def predict_focus_map_tensor(
         else contextlib.nullcontext()
     )
     with ctx:
-        m = model(a, b)
+        if tta:
+            # flips are exact symmetries of the task: average the maps of the 4 flipped copies
+            flips = [(), (3,), (2,), (2, 3)]
+            ms = []
+            for dims in flips:
+                fa = a.flip(dims) if dims else a
+                fb = b.flip(dims) if dims else b
+                mm = model(fa, fb)
+                ms.append(mm.flip(dims) if dims else mm)
+            m = torch.stack(ms).float().mean(dim=0)
+        else:
+            m = model(a, b)
     return m[:, :, :h, :w].float()
 
 
@@ -96,6 +111,7 @@ def predict_focus_map(
     channels_last: bool | None = None,
     tile: int | None = None,
     tile_overlap: int | None = None,
+    tta: bool = False,
 ) -> np.ndarray:
     """Soft focus map of a pair.
 
@@ -107,6 +123,7 @@ def predict_focus_map(
         channels_last: Feed channels-last tensors (None = when the model's weights are).
         tile: Tile size for large images (None = whole image); see :mod:`mfif.fusion.tiling`.
         tile_overlap: Context pixels around each tile (None = the generator's receptive-field radius).
+        tta: Average the maps of the four flipped copies (not combined with ``tile``).
 
     Returns:
         float32 H×W in [0, 1], 1 = A in focus.
@@ -119,7 +136,7 @@ def predict_focus_map(
         return predict_focus_map_tiled(
             model, a, b, tile=tile, overlap=tile_overlap, device=dev, amp=amp, channels_last=channels_last
         )
-    m = predict_focus_map_tensor(model, to_tensor(a, dev), to_tensor(b, dev), amp=amp, channels_last=channels_last)
+    m = predict_focus_map_tensor(model, to_tensor(a, dev), to_tensor(b, dev), amp=amp, channels_last=channels_last, tta=tta)
     return m[0, 0].cpu().numpy().astype(np.float32)
 
 
@@ -146,6 +163,7 @@ def fuse_pair(
     tile: int | None = None,
     tile_overlap: int | None = None,
     spread_correction: bool | float = False,
+    tta: bool = False,
     **unused: Any,
 ) -> FusionResult:
     """The paper's test-time pipeline for one pair. See module docstring; returns a FusionResult.
@@ -156,7 +174,8 @@ def fuse_pair(
     if unused:
         raise MfifError(f"unknown option(s) for mfif-gan: {', '.join(sorted(unused))}")
     fm = predict_focus_map(
-        model, a, b, device=device, amp=amp, channels_last=channels_last, tile=tile, tile_overlap=tile_overlap
+        model, a, b, device=device, amp=amp, channels_last=channels_last, tile=tile, tile_overlap=tile_overlap,
+        tta=tta,
     )
     dm = postprocess_map(fm, threshold=threshold, ratio=min_region_ratio, connectivity=connectivity, enabled=postprocess)
     fused = compose(a, b, dm)
