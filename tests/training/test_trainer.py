@@ -389,3 +389,20 @@ def test_warmup_steps_train_generator_alone_then_critic(tmp_path, source):
     out = tr.iteration(_batch(tr, 3))
     assert "loss_d" in out
     assert any(not torch.equal(d0[k], v) for k, v in tr.D.state_dict().items())
+
+
+def test_boundary_weights_band_and_normalisation():
+    from mfif.training.losses import boundary_weights, reconstruction
+
+    t = torch.zeros(1, 1, 20, 20)
+    t[..., :10] = 1.0
+    w = boundary_weights(t, radius=2, weight=3.0)
+    assert torch.allclose(w.mean(), torch.tensor(1.0))
+    # columns 8..11 touch the boundary (within 2 px): weight ratio 1 + 3 = 4 against the rest
+    ratio = w[0, 0, 5, 9] / w[0, 0, 5, 0]
+    assert torch.isclose(ratio, torch.tensor(4.0))
+    assert torch.equal(w[0, 0, :, 0], w[0, 0, :, 19])
+    # an error only at the boundary costs more with the weights than without
+    logits = torch.full_like(t, 10.0) * (2 * t - 1)
+    logits[..., 9] = -10.0
+    assert reconstruction("l1", logits, t, w) > reconstruction("l1", logits, t)

@@ -51,6 +51,9 @@ class TrainConfig:
     Reconstruction:
         recon: "l1" (authors) or "bce" (ablation); recon_weight λ_rec.
         target_range: "01" (map target in [0, 1]) or "pm1" (authors' quirk: target 2·mask − 1).
+        boundary_weight: extra reconstruction weight within ``boundary_radius`` px of the target's
+            focus boundary (0 = off, the paper); weights are renormalised to mean 1 per sample.
+        boundary_radius: half-width of that band in pixels.
     Data (a pack from ``mfif data``; its "val" split is used for validation):
         pack, crop, synthesis ("alpha" | "conventional"), sigma (a number or [lo, hi], drawn per
         sample), literal (paper's literal eqs. 10-11), augment, workers, gpu_synthesis ("auto" = on
@@ -91,6 +94,8 @@ class TrainConfig:
     recon: str = "l1"
     recon_weight: float = 10.0
     target_range: str = "01"
+    boundary_weight: float = 0.0
+    boundary_radius: int = 8
     # data
     pack: str | None = None
     crop: int = 224
@@ -188,7 +193,7 @@ class TrainConfig:
             if getattr(self, k) % 4:
                 raise MfifError(f"config {k}: must be a multiple of 4, got {getattr(self, k)}")
         for k in ("gp_weight", "adv_weight", "recon_weight", "weight_decay", "workers", "val_count", "threads",
-                  "warmup_steps"):
+                  "warmup_steps", "boundary_weight", "boundary_radius"):
             if getattr(self, k) < 0:
                 raise MfifError(f"config {k}: must be >= 0, got {getattr(self, k)}")
         for k in ("lr_g", "lr_d"):

@@ -67,13 +67,30 @@ def generator_adversarial(kind: str, d_fake: torch.Tensor) -> torch.Tensor:
     raise ValueError(kind)
 
 
-def reconstruction(kind: str, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def boundary_weights(target: torch.Tensor, *, radius: int, weight: float) -> torch.Tensor:
+    """Per-pixel loss weights N×1×H×W: ``1 + weight`` within ``radius`` px of the target map's
+    boundary (a pixel whose (2·radius+1)² neighbourhood holds both classes), 1 elsewhere, normalised
+    to mean 1 per sample so the loss scale does not change with the boundary length."""
+    t = (target.float() > target.float().amin(dim=(2, 3), keepdim=True) + 1e-6).float()
+    k = 2 * radius + 1
+    hi = F.max_pool2d(t, k, stride=1, padding=radius)
+    lo = -F.max_pool2d(-t, k, stride=1, padding=radius)
+    w = 1.0 + weight * (hi - lo)
+    return w / w.mean(dim=(2, 3), keepdim=True)
+
+
+def reconstruction(
+    kind: str, logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None
+) -> torch.Tensor:
     """Map reconstruction loss. ``kind`` "l1": mean |target − sigmoid(logits)|; "bce": binary cross
-    entropy on the logits with the target clamped to [0, 1] (a [−1, 1] target has no BCE meaning)."""
+    entropy on the logits with the target clamped to [0, 1] (a [−1, 1] target has no BCE meaning).
+    ``weight`` (N×1×H×W, mean 1): per-pixel weights, e.g. :func:`boundary_weights`."""
     logits = logits.float()
     target = target.float()
     if kind == "l1":
-        return (torch.sigmoid(logits) - target).abs().mean()
-    if kind == "bce":
-        return F.binary_cross_entropy_with_logits(logits, target.clamp(0.0, 1.0))
-    raise ValueError(kind)
+        per = (torch.sigmoid(logits) - target).abs()
+    elif kind == "bce":
+        per = F.binary_cross_entropy_with_logits(logits, target.clamp(0.0, 1.0), reduction="none")
+    else:
+        raise ValueError(kind)
+    return (per * weight).mean() if weight is not None else per.mean()

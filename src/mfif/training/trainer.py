@@ -37,7 +37,13 @@ from mfif.models.critic import Critic
 from mfif.models.generator import Generator
 from mfif.training import checkpoint as ck
 from mfif.training.config import ARCH_KEYS, TrainConfig, dump_yaml, from_dict
-from mfif.training.losses import critic_adversarial, generator_adversarial, gradient_penalty, reconstruction
+from mfif.training.losses import (
+    boundary_weights,
+    critic_adversarial,
+    generator_adversarial,
+    gradient_penalty,
+    reconstruction,
+)
 from mfif.training.validation import boundary_band, evaluate_generator
 
 LOG_COLUMNS = [
@@ -387,7 +393,11 @@ class Trainer:
         cfg = self.cfg
         with _autocast(self.device, self.amp):
             logits = self.G_run(a, b, logits=True)
-        rec = reconstruction(cfg.recon, logits, target)
+        wmap = (
+            boundary_weights(target, radius=cfg.boundary_radius, weight=cfg.boundary_weight)
+            if cfg.boundary_weight > 0 else None
+        )
+        rec = reconstruction(cfg.recon, logits, target, wmap)
         loss = cfg.recon_weight * rec
         adv = torch.zeros((), device=self.device)
         use_d = self.D is not None and adversarial
