@@ -17,7 +17,7 @@ import argparse
 import sys
 from pathlib import Path
 
-DEFAULT_METHODS = ("mfif-gan,mfif-gan-lite,gff,quadtree,dsift,lp,dwt,sf,sml,eol,laplacian-argmax,csr,mwgf,nsct,bf")
+DEFAULT_METHODS = ("mfif-gan,mfif-gan-lite,mfif-gan-lite-tta,gff,quadtree,dsift,lp,dwt,sf,sml,eol,laplacian-argmax,csr,mwgf,nsct,bf")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     args, extra = ap.parse_known_args(argv)
     extra = [e for e in extra if e != "--"]
     from mfif.cli.main import main as mfif_main
-    from mfif.models.weights import installed_weights
+    from mfif.fusion.methods import has_weights
     from mfif.registry import list_methods
 
     shared = Path(args.shared)
@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         reg = {m.name: m for m in list_methods()}
         usable = [m for m in DEFAULT_METHODS.split(",")
-                  if m in reg and (not reg[m].needs_weights or installed_weights(m))]
+                  if m in reg and (not reg[m].needs_weights or has_weights(m))]
         methods = ",".join(usable)
     cmd = ["bench", "--out", args.out, "--methods", methods, "--device", args.device,
            "--reference-root", str(shared / "data" / "reference")]

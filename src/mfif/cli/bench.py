@@ -34,10 +34,10 @@ def _kv(items: list[str] | None, flag: str) -> dict[str, str]:
 
 
 def _default_methods() -> list[str]:
-    from mfif.models.weights import installed_weights
+    from mfif.fusion.methods import has_weights
     from mfif.registry import list_methods
 
-    return [m.name for m in list_methods() if not m.name.startswith("_") and (not m.needs_weights or installed_weights(m.name))]
+    return [m.name for m in list_methods() if not m.name.startswith("_") and (not m.needs_weights or has_weights(m.name))]
 
 
 def _method_options(args: argparse.Namespace) -> dict[str, dict]:

@@ -70,6 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MfifError as exc:
         print(f"mfif: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. `mfif methods | head`
+        return 0
     except KeyboardInterrupt:
         print("mfif: interrupted", file=sys.stderr)
         return 130

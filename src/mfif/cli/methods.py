@@ -7,7 +7,7 @@ import argparse
 
 def _cmd(args: argparse.Namespace) -> int:
     from mfif.fusion.methods import default_method
-    from mfif.models.weights import installed_weights
+    from mfif.fusion.methods import has_weights
     from mfif.registry import list_methods
 
     default = default_method()
@@ -17,7 +17,7 @@ def _cmd(args: argparse.Namespace) -> int:
         flag = "*" if m.name == default else " "
         status = ""
         if m.needs_weights:
-            status = " [weights installed]" if installed_weights(m.name) else " [no weights installed: use --weights]"
+            status = " [weights installed]" if has_weights(m.name) else " [no weights installed: use --weights]"
         print(f"{flag} {m.name:18s} {m.description}{status}")
     print("(* = default)")
     return 0
