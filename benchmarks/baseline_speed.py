@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mfif.bench.runner import cpu_name
 from mfif.io import harmonize, read_image
 from mfif.registry import list_methods
 
@@ -32,14 +33,6 @@ PAPER_LYTRO = {"cnn": 25.6188, "mwgf": 1.9677, "quadtree": 0.5416, "dsift": 0.90
 START, END = "<!-- speed:start -->", "<!-- speed:end -->"
 
 
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def write_section(doc: Path, text: str) -> None:

@@ -12,12 +12,12 @@ CPU/GPU model, so results can be pasted into docs/speed.md.
 from __future__ import annotations
 
 import argparse
-import platform
 import time
 
 import numpy as np
 import torch
 
+from mfif.bench.runner import cpu_name
 from mfif.fusion.pair import fuse_pair, predict_focus_map_tensor
 from mfif.models import Generator, GeneratorConfig
 
@@ -26,15 +26,6 @@ CONFIGS = {
     "lite": GeneratorConfig(width=8, n_blocks=3),
 }
 
-
-def cpu_name() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def main() -> None:
@@ -95,7 +86,7 @@ def run_one(args, dev, vname, net) -> None:  # noqa: ANN001
         fuse_pair(net, a, b, device=dev, amp=args.amp)
         sync()
         t_e2e.append(time.perf_counter() - t0)
-    hw = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"{cpu_name()}, {torch.get_num_threads()} threads"
+    hw = torch.cuda.get_device_name(dev) if dev.type == "cuda" else cpu_name()
     opts = "+".join(o for o, on in (("bf16", args.amp), ("channels_last", args.channels_last), ("compile", args.compile)) if on) or "fp32"
     print(f"| {args.config} | {hw} | {vname} | {opts} | {np.median(t_net):.4f} | {np.median(t_e2e):.4f} |")
 

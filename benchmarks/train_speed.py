@@ -17,7 +17,6 @@ Prints one Markdown row per run (with the CPU/GPU model) for docs/training.md.
 from __future__ import annotations
 
 import argparse
-import platform
 import tempfile
 import time
 
@@ -59,13 +58,9 @@ class RandomSource:
 def device_name(dev: torch.device) -> str:
     if dev.type == "cuda":
         return torch.cuda.get_device_name(dev)
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return f"{line.split(':', 1)[1].strip()} ({torch.get_num_threads()} threads)"
-    except OSError:
-        pass
-    return platform.processor() or "CPU"
+    from mfif.bench.runner import cpu_name
+
+    return cpu_name()
 
 
 def main() -> None:

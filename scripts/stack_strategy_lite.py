@@ -2,7 +2,7 @@
 import sys, numpy as np
 from mfif.registry import get_method
 from mfif.fusion.stack import synthetic_stack
-def psnr(x, y): return 10 * np.log10(1 / np.mean((x.astype(np.float64) - y) ** 2))
+from mfif.bench.synthetic import psnr
 W = sys.argv[1]
 fn = get_method("mfif-gan-lite").fn
 print("N blur strategy  PSNR  depth-acc")

@@ -139,8 +139,6 @@ def read_image(path: str | os.PathLike[str]) -> tuple[np.ndarray, ImageInfo]:
                     im = im.convert("RGB")
                 elif im.mode == "1":
                     im = im.convert("L")
-                elif im.mode == "LA":
-                    pass
                 arr = np.asarray(im)
                 if im.mode in ("I;16", "I;16B", "I;16L", "I"):
                     arr = arr.astype(np.uint16) if arr.max(initial=0) <= 65535 else arr
@@ -295,11 +293,7 @@ def write_image(
         else:
             from PIL import Image
 
-            if data.dtype == np.uint16:
-                im = Image.fromarray(data, mode=None) if data.ndim == 2 else None
-                assert im is not None
-            else:
-                im = Image.fromarray(data)
+            im = Image.fromarray(data)  # uint8 gray/RGB, or 16-bit gray (16-bit RGB took the branches above)
             kwargs: dict[str, Any] = {}
             if icc_profile:
                 kwargs["icc_profile"] = icc_profile

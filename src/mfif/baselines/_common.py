@@ -300,16 +300,9 @@ def area_open(mask: np.ndarray, min_size: float, *, connectivity: int = 2) -> np
 
 def bwareaopen(mask: np.ndarray, min_size: float, *, connectivity: int = 2) -> np.ndarray:
     """MATLAB ``bwareaopen`` on the foreground only: drop components with fewer than ``min_size`` px."""
-    from skimage.measure import label
+    from mfif.postprocess import remove_small_components
 
-    m = np.asarray(mask).astype(bool)
-    lab = label(m, connectivity=connectivity, background=0)
-    if lab.max() == 0:
-        return m
-    counts = np.bincount(lab.ravel())
-    small = counts < min_size
-    small[0] = False
-    return m & ~small[lab]
+    return remove_small_components(np.asarray(mask).astype(bool), min_size, connectivity=connectivity)
 
 
 __all__.append("bwareaopen")

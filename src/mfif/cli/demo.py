@@ -40,13 +40,9 @@ def demo_pair(*, sigma: float = 2.0) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return a.astype(np.float32), b.astype(np.float32), truth, mask
 
 
-def _psnr(x: np.ndarray, y: np.ndarray) -> float:
-    mse = float(np.mean((x.astype(np.float64) - y) ** 2))
-    return float("inf") if mse == 0 else 10 * np.log10(1.0 / mse)
-
-
 def _cmd(args: argparse.Namespace) -> int:
     from mfif.api import fuse
+    from mfif.bench.synthetic import band_psnr, psnr
     from mfif.fusion.methods import default_method
     from mfif.io import save_map, write_image
 
@@ -72,21 +68,11 @@ def _cmd(args: argparse.Namespace) -> int:
     if res.decision_map is not None:
         panels.append(np.repeat(res.decision_map[..., None], 3, axis=2))
     write_image(out / "side_by_side.png", np.concatenate(panels, axis=1))
-    band = _boundary_band(mask, 8)
     print(f"method {method}: {dt:.2f} s for a 512x512 pair")
-    print(f"PSNR vs the all-in-focus truth: {_psnr(res.fused, truth):.2f} dB (whole image), "
-          f"{_psnr(res.fused[band], truth[band]):.2f} dB (within 8 px of the focus boundary)")
+    print(f"PSNR vs the all-in-focus truth: {psnr(res.fused, truth):.2f} dB (whole image), "
+          f"{band_psnr(res.fused, truth, mask, 8):.2f} dB (within 8 px of the focus boundary)")
     print(f"wrote {out}/fused.png, side_by_side.png (A | B | fused | map)")
     return 0
-
-
-def _boundary_band(mask: np.ndarray, width: int) -> np.ndarray:
-    from scipy import ndimage
-
-    m = mask > 0.5
-    d_in = ndimage.distance_transform_edt(m)
-    d_out = ndimage.distance_transform_edt(~m)
-    return np.where(m, d_in, d_out) <= width
 
 
 def register(sub: argparse._SubParsersAction) -> None:

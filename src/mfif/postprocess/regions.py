@@ -18,7 +18,8 @@ def binarize(focus_map: np.ndarray, *, threshold: float = 0.5) -> np.ndarray:
     return np.asarray(focus_map) > threshold
 
 
-def _remove_small(mask: np.ndarray, min_size: float, connectivity: int) -> np.ndarray:
+def remove_small_components(mask: np.ndarray, min_size: float, *, connectivity: int = 1) -> np.ndarray:
+    """Drop connected foreground components with fewer than ``min_size`` pixels (bool H x W in and out)."""
     lab = label(mask, connectivity=connectivity, background=0)
     if lab.max() == 0:
         return mask
@@ -46,8 +47,8 @@ def remove_small_regions(
     size = float(min_size) if min_size is not None else ratio * d.shape[0] * d.shape[1]
     if size <= 1:
         return d
-    d = _remove_small(d, size, connectivity)
-    d = ~_remove_small(~d, size, connectivity)
+    d = remove_small_components(d, size, connectivity=connectivity)
+    d = ~remove_small_components(~d, size, connectivity=connectivity)
     return d
 
 
