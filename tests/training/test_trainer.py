@@ -406,3 +406,34 @@ def test_boundary_weights_band_and_normalisation():
     logits = torch.full_like(t, 10.0) * (2 * t - 1)
     logits[..., 9] = -10.0
     assert reconstruction("l1", logits, t, w) > reconstruction("l1", logits, t)
+
+
+def test_image_reconstruction_weights_pixels_by_source_difference():
+    from mfif.training.losses import image_reconstruction
+
+    # Hand-made 1×1×1×2 case: pixel 0 the sources differ by 0.5 (A is the truth), pixel 1 they agree.
+    a = torch.tensor([[[[1.0, 0.3]]]])
+    b = torch.tensor([[[[0.5, 0.3]]]])
+    truth = a.clone()
+    right = torch.tensor([[[[1.0, 0.0]]]])  # picks A at pixel 0; pixel 1 does not matter
+    wrong = torch.tensor([[[[0.0, 1.0]]]])
+    assert image_reconstruction(right, a, b, truth) == 0.0
+    # wrong pick at pixel 0 costs |A − B| = 0.5, averaged over the two pixels → 0.25
+    assert torch.isclose(image_reconstruction(wrong, a, b, truth), torch.tensor(0.25))
+    # a soft map costs in proportion: 0.5 at pixel 0 → 0.125
+    half = torch.tensor([[[[0.5, 0.5]]]])
+    assert torch.isclose(image_reconstruction(half, a, b, truth), torch.tensor(0.125))
+    w = torch.tensor([[[[2.0, 0.0]]]])
+    assert torch.isclose(image_reconstruction(wrong, a, b, truth, w), torch.tensor(0.5))
+
+
+def test_image_weight_adds_image_loss_to_generator_step(tmp_path, source):
+    from mfif.training.config import load_config
+
+    cfg = load_config(ROOT / "configs" / "tiny.yaml", ["device=cpu", "val_count=0", "gan=none", "image_weight=5"])
+    tr = Trainer(cfg, tmp_path / "run", source=source, log=lambda s: None)
+    out = tr.iteration(_batch(tr, 0))
+    assert out["img"] > 0 and out["loss_g"] > out["rec"]
+    assert abs(out["loss_g"] - (cfg.recon_weight * out["rec"] + 5 * out["img"])) < 1e-5
+    with pytest.raises(MfifError):
+        load_config(ROOT / "configs" / "tiny.yaml", ["image_weight=-1"])

@@ -54,6 +54,10 @@ class TrainConfig:
         boundary_weight: extra reconstruction weight within ``boundary_radius`` px of the target's
             focus boundary (0 = off, the paper); weights are renormalised to mean 1 per sample.
         boundary_radius: half-width of that band in pixels.
+        image_weight: weight of an image-space loss, the mean |M·A + (1−M)·B − I| of the soft map's
+            fusion against the all-in-focus truth ``I`` (0 = off, the paper). It weights each pixel by
+            how much the choice matters (|A − B|), so flat areas where either source is right cost
+            nothing; the map loss keeps the map binary. Uses the same boundary weights when on.
     Data (a pack from ``mfif data``; its "val" split is used for validation):
         pack, crop, synthesis ("alpha" | "conventional"), sigma (a number or [lo, hi], drawn per
         sample), literal (paper's literal eqs. 10-11), augment, workers, gpu_synthesis ("auto" = on
@@ -96,6 +100,7 @@ class TrainConfig:
     target_range: str = "01"
     boundary_weight: float = 0.0
     boundary_radius: int = 8
+    image_weight: float = 0.0
     # data
     pack: str | None = None
     crop: int = 224
@@ -193,7 +198,7 @@ class TrainConfig:
             if getattr(self, k) % 4:
                 raise MfifError(f"config {k}: must be a multiple of 4, got {getattr(self, k)}")
         for k in ("gp_weight", "adv_weight", "recon_weight", "weight_decay", "workers", "val_count", "threads",
-                  "warmup_steps", "boundary_weight", "boundary_radius"):
+                  "warmup_steps", "boundary_weight", "boundary_radius", "image_weight"):
             if getattr(self, k) < 0:
                 raise MfifError(f"config {k}: must be >= 0, got {getattr(self, k)}")
         for k in ("lr_g", "lr_d"):

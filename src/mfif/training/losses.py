@@ -94,3 +94,25 @@ def reconstruction(
     else:
         raise ValueError(kind)
     return (per * weight).mean() if weight is not None else per.mean()
+
+
+def image_reconstruction(
+    probs: torch.Tensor, a: torch.Tensor, b: torch.Tensor, truth: torch.Tensor,
+    weight: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Image-space loss: mean |M·A + (1−M)·B − I| over pixels and channels.
+
+    Args:
+        probs: N×1×H×W soft focus map in [0, 1] (1 = A in focus).
+        a, b: N×C×H×W sources in [0, 1].
+        truth: N×C×H×W all-in-focus image in [0, 1].
+        weight: optional N×1×H×W per-pixel weights (mean 1), e.g. :func:`boundary_weights`.
+
+    Returns:
+        A scalar tensor. Its gradient w.r.t. the map at a pixel is ±|A − B| averaged over channels, so
+        pixels where the sources agree do not pull on the map.
+    """
+    probs = probs.float()
+    fused = b.float() + probs * (a.float() - b.float())
+    per = (fused - truth.float()).abs().mean(dim=1, keepdim=True)
+    return (per * weight).mean() if weight is not None else per.mean()

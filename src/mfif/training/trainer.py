@@ -42,13 +42,14 @@ from mfif.training.losses import (
     critic_adversarial,
     generator_adversarial,
     gradient_penalty,
+    image_reconstruction,
     reconstruction,
 )
 from mfif.training.validation import boundary_band, evaluate_generator
 
 LOG_COLUMNS = [
     "step", "g_updates", "elapsed_s", "samples_per_s", "lr_g", "lr_d",
-    "loss_d", "gp", "loss_g", "adv_g", "rec",
+    "loss_d", "gp", "loss_g", "adv_g", "rec", "img",
     "val_iou", "val_map_l1", "val_psnr", "val_psnr_band", "val_ref_psnr", "val_ref_psnr_band", "best",
 ]
 _VIRTUAL_EPOCHS = 1_000_000
@@ -387,9 +388,11 @@ class Trainer:
         return {"loss_d": float(loss.detach()), "gp": float(gp.detach())}
 
     def generator_step(
-        self, a: torch.Tensor, b: torch.Tensor, target: torch.Tensor, *, adversarial: bool = True
+        self, a: torch.Tensor, b: torch.Tensor, target: torch.Tensor, *, adversarial: bool = True,
+        truth: torch.Tensor | None = None,
     ) -> dict[str, float]:
-        """One generator update (+ EMA); returns its loss terms. ``adversarial=False``: L1/BCE only."""
+        """One generator update (+ EMA); returns its loss terms. ``adversarial=False``: L1/BCE only.
+        ``truth`` (the all-in-focus image) is needed when ``image_weight`` > 0."""
         cfg = self.cfg
         with _autocast(self.device, self.amp):
             logits = self.G_run(a, b, logits=True)
@@ -399,6 +402,12 @@ class Trainer:
         )
         rec = reconstruction(cfg.recon, logits, target, wmap)
         loss = cfg.recon_weight * rec
+        img = torch.zeros((), device=self.device)
+        if cfg.image_weight > 0:
+            if truth is None:
+                raise ValueError("image_weight > 0 needs the truth image")
+            img = image_reconstruction(torch.sigmoid(logits.float()), a, b, truth, wmap)
+            loss = loss + cfg.image_weight * img
         adv = torch.zeros((), device=self.device)
         use_d = self.D is not None and adversarial
         if use_d:
@@ -417,7 +426,10 @@ class Trainer:
         self.opt_g.step()
         self.g_updates += 1
         self._update_ema()
-        return {"loss_g": float(loss.detach()), "adv_g": float(adv.detach()), "rec": float(rec.detach())}
+        out = {"loss_g": float(loss.detach()), "adv_g": float(adv.detach()), "rec": float(rec.detach())}
+        if cfg.image_weight > 0:
+            out["img"] = float(img.detach())
+        return out
 
     @torch.no_grad()
     def _update_ema(self) -> None:
@@ -439,7 +451,7 @@ class Trainer:
 
     def iteration(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         """One iteration at ``self.step``: critic step, and a generator step when due."""
-        a, b, mask, _ = self._prepare(batch)
+        a, b, mask, truth = self._prepare(batch)
         target = self.target_of(mask)
         self.G.train()
         out: dict[str, float] = {}
@@ -448,7 +460,7 @@ class Trainer:
             self.D.train()
             out.update(self.critic_step(a, b, target))
         if warm or self.D is None or (self.step + 1) % self.cfg.n_critic == 0:
-            out.update(self.generator_step(a, b, target, adversarial=not warm))
+            out.update(self.generator_step(a, b, target, adversarial=not warm, truth=truth))
         self.step += 1
         return out
 
