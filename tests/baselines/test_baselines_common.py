@@ -112,3 +112,29 @@ def test_package_imports_every_module():
     assert names <= set(baselines.__all__)
     registered = {m.name for m in list_methods()}
     assert {"gff", "quadtree", "dsift", "lp", "dwt", "sf", "sml", "eol", "laplacian-argmax"} <= registered
+
+
+def test_disk_footprint_exact_and_matlab_approximation():
+    """Exact disk = skimage's; approximation 4 follows MATLAB strel('disk', r)'s radial decomposition.
+
+    Golden shapes derived by hand from that construction (θ = π/8, k = 2r/(cot θ + 1/sin θ)):
+    r = 3: k = 1.19 → lines of 3 along rows and columns only → 3 x 3, reach 1, plus lines of 3 →
+    the 5 x 5 square (25); r = 4: k = 1.59 → all four lines of 3 → the 21-pixel octagon, reach 2,
+    plus lines of 3 → 7 x 7 without 3 pixels per corner (37); r = 5: 69 pixels in 9 x 9.
+    """
+    from skimage.morphology import disk
+
+    from mfif.baselines._common import disk_footprint
+
+    for r in range(0, 8):
+        assert np.array_equal(disk_footprint(r), disk(r).astype(bool))
+    assert np.array_equal(disk_footprint(2, approximation=4), disk(2).astype(bool))  # r < 3: exact
+    assert np.array_equal(disk_footprint(3, approximation=4), np.ones((5, 5), bool))
+    d4 = disk_footprint(4, approximation=4)
+    assert d4.shape == (7, 7) and d4.sum() == 37
+    assert not d4[0, :2].any() and d4[0, 2:5].all() and not d4[1, 0] and d4[1, 1]
+    assert np.array_equal(d4, d4[::-1]) and np.array_equal(d4, d4.T)
+    d5 = disk_footprint(5, approximation=4)
+    assert d5.shape == (9, 9) and d5.sum() == 69
+    with pytest.raises(ValueError):
+        disk_footprint(3, approximation=6)

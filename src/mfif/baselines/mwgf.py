@@ -28,7 +28,7 @@ from scipy import ndimage
 from skimage.measure import label
 from skimage.transform import resize
 
-from mfif.baselines._common import check_images, check_option, fuse_sequential, gray
+from mfif.baselines._common import check_images, check_option, disk_footprint, fuse_sequential, gray
 from mfif.registry import FusionResult, register_method
 
 __all__ = ["mwgf", "mwgf_weights"]
@@ -80,8 +80,9 @@ def _saliency(dx: np.ndarray, dy: np.ndarray, sigma: float, alpha: float) -> np.
 
 
 def _disk(r: int) -> np.ndarray:
-    yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
-    return (xx * xx + yy * yy) <= r * r
+    # MATLAB's default strel('disk', r) (line approximation), as in the original code: 54.0 dB mean
+    # parity with the survey against 53.8 dB with the exact disk (docs/baselines.md).
+    return disk_footprint(r, approximation=4)
 
 
 def _largest_component(mask: np.ndarray, connectivity: int) -> np.ndarray:

@@ -10,7 +10,9 @@ Implemented from the paper and docs/baselines.md §3.1 (authors' defaults: ML th
    0 < MDFM < ratio·SMDG, with MDFM = max_k − min_k of the block sums of WML_k and
    SMDG = block sum of the per-pixel (max_k − min_k) WML;
 4. every leaf gets the source with the largest block sum (ties → undefined); crop to h x w;
-5. per label: binary opening then closing with an exact disk (radius 3), then area-open (remove
+5. per label: binary opening then closing with MATLAB's default ``strel('disk', 3)`` — the line
+   approximation, which for radius 3 is the 5 x 5 square (:func:`disk_footprint`; the exact disk is
+   ``disk_approximation=0``) — then area-open (remove
    8-connected components and fill holes smaller than h·w/40); pixels claimed by ≠ 1 label become
    undefined after each step;
 6. fuse: copy source k where the label is k; at undefined pixels take the source with the largest
@@ -25,9 +27,8 @@ from typing import Sequence
 
 import numpy as np
 from scipy import ndimage
-from skimage import morphology
 
-from mfif.baselines._common import area_open, check_images, check_option, gray255
+from mfif.baselines._common import area_open, check_images, check_option, disk_footprint, gray255
 from mfif.baselines.focus_measures import modified_laplacian
 from mfif.registry import FusionResult, register_method
 
@@ -109,10 +110,12 @@ def _close(m: np.ndarray, se: np.ndarray) -> np.ndarray:
     return _erode(_dilate(m, se), se)
 
 
-def clean_labels(labels: np.ndarray, k_n: int, *, disk_radius: int = 3, area: float | None = None) -> np.ndarray:
+def clean_labels(
+    labels: np.ndarray, k_n: int, *, disk_radius: int = 3, area: float | None = None, disk_approximation: int = 4
+) -> np.ndarray:
     """Opening + closing with a disk, then area-open, per label (see module docstring)."""
     h, w = labels.shape
-    se = morphology.disk(disk_radius)
+    se = disk_footprint(disk_radius, approximation=disk_approximation)
     masks = [_close(_open(labels == k, se), se) for k in range(k_n)]
     labels = _unique_claims(masks)
     p = h * w / 40.0 if area is None else float(area)
@@ -133,6 +136,7 @@ def quadtree_fuse(
     kernel_size: int = 17,
     ratio: float = 0.98,
     disk_radius: int = 3,
+    disk_approximation: int = 4,
     area: float | None = None,
 ) -> FusionResult:
     """Quadtree fusion of N >= 2 sources.
@@ -143,6 +147,8 @@ def quadtree_fuse(
         kernel_size: Odd side of the 1/(d+1) weighting kernel.
         ratio: Split when 0 < MDFM < ratio·SMDG.
         disk_radius: Radius of the opening/closing disk (0 disables).
+        disk_approximation: 4 = MATLAB's default ``strel('disk', r)`` line approximation (the
+            original code's; bit-exact parity with the survey), 0 = the exact Euclidean disk.
         area: Area-open size in pixels (None = h·w/40).
 
     Returns:
@@ -156,13 +162,14 @@ def quadtree_fuse(
     check_option(m, "kernel_size", kernel_size, isinstance(kernel_size, int) and kernel_size >= 1 and kernel_size % 2 == 1, "an odd integer >= 1")
     check_option(m, "ratio", ratio, 0 < ratio <= 1, "in (0, 1]")
     check_option(m, "disk_radius", disk_radius, isinstance(disk_radius, int) and disk_radius >= 0, "an integer >= 0")
+    check_option(m, "disk_approximation", disk_approximation, disk_approximation in (0, 4), "0 or 4")
     check_option(m, "area", area, area is None or area >= 0, "None or >= 0")
     k_n = len(imgs)
     wml = np.stack([weighted_modified_laplacian(gray255(im), threshold=threshold, kernel_size=kernel_size) for im in imgs])
     labels = quadtree_labels(wml, ratio=ratio)
     if disk_radius > 0 or area is None or area > 0:
         if disk_radius > 0:
-            labels = clean_labels(labels, k_n, disk_radius=disk_radius, area=area)
+            labels = clean_labels(labels, k_n, disk_radius=disk_radius, area=area, disk_approximation=disk_approximation)
         else:
             p = labels.shape[0] * labels.shape[1] / 40.0 if area is None else float(area)
             labels = _unique_claims([area_open(labels == k, p) for k in range(k_n)])
