@@ -223,6 +223,29 @@ def _quantize(img: np.ndarray, bit_depth: int) -> np.ndarray:
     return np.round(img * 255.0).astype(np.uint8)
 
 
+def _png_chunk(kind: bytes, payload: bytes) -> bytes:
+    import zlib
+
+    return len(payload).to_bytes(4, "big") + kind + payload + zlib.crc32(kind + payload).to_bytes(4, "big")
+
+
+def _png_add_metadata(path: Path, *, exif: bytes | None, icc_profile: bytes | None) -> None:
+    """Insert iCCP and eXIf chunks right after IHDR of a PNG file written without them (OpenCV's
+    16-bit RGB writer has no metadata options). PNG spec 1.2 §11.3.3.3 (iCCP: name, NUL, method 0,
+    zlib stream) and the 2017 eXIf extension (raw TIFF-header EXIF, no "Exif\\0\\0" prefix)."""
+    import zlib
+
+    raw = path.read_bytes()
+    ihdr_end = 8 + 8 + int.from_bytes(raw[8:12], "big") + 4  # signature, IHDR length/type, data, CRC
+    extra = b""
+    if icc_profile:
+        extra += _png_chunk(b"iCCP", b"ICC Profile\x00\x00" + zlib.compress(icc_profile))
+    if exif:
+        body = exif[6:] if exif.startswith(b"Exif\x00\x00") else exif
+        extra += _png_chunk(b"eXIf", body)
+    path.write_bytes(raw[:ihdr_end] + extra + raw[ihdr_end:])
+
+
 def write_image(
     path: str | os.PathLike[str],
     img: np.ndarray,
@@ -289,7 +312,7 @@ def write_image(
             if not ok:
                 raise OSError("OpenCV could not write the 16-bit PNG")
             if icc_profile or exif:
-                warnings.warn(f"{p}: EXIF/ICC not carried into 16-bit RGB PNG", stacklevel=2)
+                _png_add_metadata(Path(tmp), exif=exif, icc_profile=icc_profile)
         else:
             from PIL import Image
 

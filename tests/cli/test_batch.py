@@ -173,16 +173,18 @@ def _exif() -> bytes:
     return ex.tobytes()
 
 
-@pytest.mark.parametrize("ext", [".png", ".jpg"])
-def test_exif_and_icc_carried_over(tmp_path, srcs, capsys, ext):
+@pytest.mark.parametrize("ext,bits", [(".png", 8), (".jpg", 8), (".png", 16)])
+def test_exif_and_icc_carried_over(tmp_path, srcs, capsys, ext, bits):
     ind, out = tmp_path / "in", tmp_path / "out"
     ind.mkdir()
     icc, exif = _icc(), _exif()
-    write_image(ind / f"m_A{ext}", srcs[0], icc_profile=icc, exif=exif)
-    write_image(ind / f"m_B{ext}", srcs[1])
+    a, b = (np.atleast_3d(s) * np.ones(3, np.float32) for s in srcs[:2])  # RGB: 16-bit RGB PNG goes through OpenCV
+    write_image(ind / f"m_A{ext}", a, icc_profile=icc, exif=exif, bit_depth=bits)
+    write_image(ind / f"m_B{ext}", b, bit_depth=bits)
     code, _, err = run(["batch", ind, out, *M], capsys)
     assert code == 0, err
     _, info = read_image(out / f"m{ext}")
+    assert info.bit_depth == bits
     assert info.icc_profile == icc
     assert info.exif is not None and b"mfif-test-camera" in info.exif
 
