@@ -18,13 +18,13 @@ import argparse
 import os
 import platform
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
 from mfif.bench.runner import cpu_name
+from mfif.bench.report import replace_section
 from mfif.io import harmonize, read_image
 from mfif.registry import list_methods
 
@@ -36,16 +36,7 @@ START, END = "<!-- speed:start -->", "<!-- speed:end -->"
 
 
 def write_section(doc: Path, text: str) -> None:
-    old = doc.read_text(encoding="utf-8") if doc.exists() else ""
-    block = f"{START}\n{text.rstrip()}\n{END}"
-    if START in old and END in old:
-        new = old[: old.index(START)] + block + old[old.index(END) + len(END) :]
-    else:
-        new = old.rstrip() + "\n\n" + block + "\n"
-    fd, tmp = tempfile.mkstemp(dir=doc.parent, suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(new)
-    os.replace(tmp, doc)
+    replace_section(doc, text, start=START, end=END)
 
 
 def main(argv: list[str] | None = None) -> int:

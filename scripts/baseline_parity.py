@@ -17,15 +17,14 @@ The survey has no Laplacian-pyramid result: ``lp`` is listed as "no reference".
 from __future__ import annotations
 
 import argparse
-import os
 import platform
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+from mfif.bench.report import replace_section
 from mfif.io import read_image
 from mfif.registry import get_method
 
@@ -45,17 +44,7 @@ def psnr(x: np.ndarray, y: np.ndarray) -> float:
 
 
 def write_section(doc: Path, text: str) -> None:
-    """Replace the marked section of ``doc`` (append it when the markers are absent), atomically."""
-    old = doc.read_text(encoding="utf-8") if doc.exists() else ""
-    block = f"{START}\n{text.rstrip()}\n{END}"
-    if START in old and END in old:
-        new = old[: old.index(START)] + block + old[old.index(END) + len(END) :]
-    else:
-        new = old.rstrip() + "\n\n" + block + "\n"
-    fd, tmp = tempfile.mkstemp(dir=doc.parent, suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(new)
-    os.replace(tmp, doc)
+    replace_section(doc, text, start=START, end=END)
 
 
 def fmt_psnr(v: float) -> str:

@@ -61,6 +61,19 @@ def write_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def replace_section(doc: Path, text: str, *, start: str, end: str) -> None:
+    """Replace the part of ``doc`` between the marker lines ``start`` and ``end`` with ``text`` (markers
+    kept), or append the marked block when the markers are absent; atomic (:func:`write_text`). Used by
+    the scripts that refresh generated tables inside hand-written docs."""
+    old = doc.read_text(encoding="utf-8") if doc.exists() else ""
+    block = f"{start}\n{text.rstrip()}\n{end}"
+    if start in old and end in old:
+        new = old[: old.index(start)] + block + old[old.index(end) + len(end) :]
+    else:
+        new = old.rstrip() + "\n\n" + block + "\n"
+    write_text(doc, new)
+
+
 def _gpu_name() -> str:
     try:
         import torch
