@@ -71,3 +71,23 @@ def test_tta_is_mean_of_flipped_predictions():
     got = predict_focus_map(g, a, b, device="cpu", tta=True)
     assert np.abs(got - expected).max() < 1e-5
     assert np.abs(got - maps[0]).max() > 1e-4  # a random net is not flip-invariant: TTA changed something
+
+
+def test_soft_boundary_blends_only_near_the_decision_boundary():
+    from mfif.postprocess import boundary_band
+
+    g = _tiny()
+    rng = np.random.default_rng(3)
+    a = rng.random((40, 40, 3), dtype=np.float32)
+    b = rng.random((40, 40, 3), dtype=np.float32)
+    a[:, :20] = np.clip(a[:, :20] * 3, 0, 1)  # give the tiny model something to split on
+    hard = fuse_pair(g, a, b, device="cpu", postprocess=False)
+    soft = fuse_pair(g, a, b, device="cpu", postprocess=False, soft_boundary=2)
+    assert np.array_equal(hard.decision_map, soft.decision_map)
+    band = boundary_band(hard.decision_map, 2)
+    if not band.any():  # untrained model gave one region: then nothing may change
+        assert np.array_equal(hard.fused, soft.fused)
+        return
+    assert np.array_equal(hard.fused[~band], soft.fused[~band])
+    want = compose(a, b, hard.focus_map)
+    assert np.allclose(soft.fused[band], want[band], atol=1e-6)

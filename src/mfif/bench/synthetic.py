@@ -35,6 +35,7 @@ import numpy as np
 from scipy import ndimage
 
 from mfif.errors import MfifError
+from mfif.postprocess.regions import boundary_band
 
 __all__ = [
     "SyntheticPair",
@@ -78,24 +79,6 @@ class SyntheticPair:
     truth: np.ndarray
     mask: np.ndarray
     sigma: float
-
-
-def boundary_band(mask: np.ndarray, width: float = 8) -> np.ndarray:
-    """Pixels within ``width`` px of the focus boundary.
-
-    Args:
-        mask: H x W, > 0.5 = foreground.
-        width: Band half-width in pixels.
-
-    Returns:
-        bool H x W: True where the Euclidean distance to the nearest pixel of the other region is
-        ≤ ``width``. All False when the mask is a single region.
-    """
-    m = np.asarray(mask) > 0.5
-    if m.all() or not m.any():
-        return np.zeros(m.shape, bool)
-    dist = np.where(m, ndimage.distance_transform_edt(m), ndimage.distance_transform_edt(~m))
-    return dist <= width
 
 
 def psnr(x: np.ndarray, ref: np.ndarray, where: np.ndarray | None = None) -> float:

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from mfif.errors import MfifError
-from mfif.postprocess import postprocess_map
+from mfif.postprocess import boundary_band, postprocess_map
 from mfif.registry import FusionResult
 
 
@@ -164,12 +164,17 @@ def fuse_pair(
     tile_overlap: int | None = None,
     spread_correction: bool | float = False,
     tta: bool = False,
+    soft_boundary: float = 0,
     **unused: Any,
 ) -> FusionResult:
     """The paper's test-time pipeline for one pair. See module docstring; returns a FusionResult.
 
     ``spread_correction``: False (paper), True (unmix the defocus spread outside the A-region with an
     estimated blur σ, see :mod:`mfif.postprocess.spread`) or a σ value.
+
+    ``soft_boundary`` (px, 0 = off, the paper): within this distance of the post-processed decision
+    map's boundary, compose with the network's soft focus map instead of the hard decision, so
+    uncertain boundary pixels are blended rather than picked (``decision_map`` stays hard).
     """
     if unused:
         raise MfifError(f"unknown option(s) for mfif-gan: {', '.join(sorted(unused))}")
@@ -178,7 +183,11 @@ def fuse_pair(
         tta=tta,
     )
     dm = postprocess_map(fm, threshold=threshold, ratio=min_region_ratio, connectivity=connectivity, enabled=postprocess)
-    fused = compose(a, b, dm)
+    if soft_boundary and soft_boundary > 0:
+        w = np.where(boundary_band(dm, soft_boundary), fm, dm).astype(np.float32)
+        fused = compose(a, b, w)
+    else:
+        fused = compose(a, b, dm)
     extras: dict[str, Any] = {}
     if spread_correction is not False and spread_correction is not None:
         from mfif.postprocess.spread import correct_spread

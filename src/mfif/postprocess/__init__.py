@@ -2,10 +2,11 @@
 
 from mfif.postprocess.regions import (
     binarize,
+    boundary_band,
     grow_shrink,
     postprocess_map,
     remove_small_components,
     remove_small_regions,
 )
 
-__all__ = ["binarize", "grow_shrink", "remove_small_components", "remove_small_regions", "postprocess_map"]
+__all__ = ["binarize", "boundary_band", "grow_shrink", "remove_small_components", "remove_small_regions", "postprocess_map"]

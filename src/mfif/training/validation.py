@@ -19,23 +19,16 @@ from typing import Iterable
 
 import numpy as np
 import torch
-from scipy.ndimage import distance_transform_edt
+
+from mfif.postprocess.regions import boundary_band as _band
 
 BAND_PX = 8.0
 
 
 def boundary_band(mask: np.ndarray, radius: float = BAND_PX) -> np.ndarray:
-    """Boolean H×W: pixels within ``radius`` px of the boundary between mask 1 and 0 (either side).
-
-    A pixel of class 1 at distance d to the nearest class-0 pixel (centre to centre) lies ≤ radius
-    from the boundary when d ≤ radius (and likewise for class 0). Uniform masks → empty band.
-    """
-    m = np.asarray(mask) > 0.5
-    if m.all() or not m.any():
-        return np.zeros(m.shape, bool)
-    d_in = distance_transform_edt(m)
-    d_out = distance_transform_edt(~m)
-    return (m & (d_in <= radius)) | (~m & (d_out <= radius))
+    """Boolean H×W: pixels within ``radius`` px of the mask boundary, either side
+    (:func:`mfif.postprocess.boundary_band`)."""
+    return _band(mask, radius)
 
 
 def _psnr(sse: float, count: float) -> float:
