@@ -126,3 +126,13 @@ def test_output_equal_to_input_refused(tmp_path, pair_files, tiny_weights, capsy
     code, _, err = run(["fuse", pa, pb, "-o", pa, "--method", "mfif-gan", "--weights", tiny_weights], capsys)
     assert code == 2 and "refusing" in err
     assert pa.read_bytes() == before
+
+
+def test_soft_boundary_option(tmp_path, pair_files, tiny_weights, capsys):
+    base = ["fuse", *pair_files, "--method", "mfif-gan", "--weights", tiny_weights, "--device", "cpu"]
+    code, _, err = run([*base, "-o", tmp_path / "s.png", "--soft-boundary", "3"], capsys)
+    assert code == 0, err
+    code, _, err = run([*base, "-o", tmp_path / "n.png", "--soft-boundary", "-1"], capsys)
+    assert code == 2 and "--soft-boundary" in err and not (tmp_path / "n.png").exists()
+    code, _, err = run(["fuse", *pair_files, "-o", tmp_path / "g.png", "--method", "gff", "--soft-boundary", "2"], capsys)
+    assert code == 2 and "learned methods" in err

@@ -28,6 +28,9 @@ def add_fusion_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--spread-correction", action="store_true",
                    help="unmix the defocus spread outside the A-region (learned methods; A = near focus; "
                         "needs a pixel-accurate map, see docs/results.md)")
+    p.add_argument("--soft-boundary", type=float, default=None, metavar="PX",
+                   help="blend with the soft focus map within PX pixels of the decision boundary "
+                        "(learned methods; 0 = hard pick everywhere, the paper)")
     p.add_argument("--stack-strategy", default=None, choices=["vote", "sequential"],
                    help="N > 2 sources with a pair method: pairwise votes (default) or sequential fusion")
     p.add_argument("--quality", type=int, default=95, help="JPEG quality for .jpg outputs")
@@ -61,9 +64,14 @@ def fusion_kwargs(args: argparse.Namespace) -> dict:
             kw["tta"] = True
         if getattr(args, "spread_correction", False):
             kw["spread_correction"] = True
+        if getattr(args, "soft_boundary", None) is not None:
+            if args.soft_boundary < 0:
+                raise MfifError(f"--soft-boundary must be >= 0, got {args.soft_boundary}")
+            kw["soft_boundary"] = args.soft_boundary
     else:
         for flag, val in (("--weights", args.weights), ("--tile", args.tile), ("--amp", args.amp or None),
-                          ("--no-postprocess", args.no_postprocess or None), ("--min-region-ratio", args.min_region_ratio)):
+                          ("--no-postprocess", args.no_postprocess or None), ("--min-region-ratio", args.min_region_ratio),
+                          ("--soft-boundary", getattr(args, "soft_boundary", None))):
             if val is not None:
                 raise MfifError(f"{flag} applies to learned methods only, not {name!r}")
     return kw
