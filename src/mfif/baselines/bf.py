@@ -44,15 +44,10 @@ from skimage.measure import label
 from skimage.morphology import thin
 from skimage.segmentation import watershed
 
-from mfif.baselines._common import apply_map, check_images, check_option, fuse_sequential, gray, local_sum
+from mfif.baselines._common import apply_map, check_images, check_option, disk_footprint, fuse_sequential, gray, local_sum
 from mfif.registry import FusionResult, register_method
 
 __all__ = ["bf", "multiscale_morph_fm"]
-
-
-def _disk(r: int) -> np.ndarray:
-    yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
-    return (xx * xx + yy * yy) <= r * r
 
 
 def multiscale_morph_fm(img255: np.ndarray, scales: int = 5) -> np.ndarray:
@@ -60,7 +55,7 @@ def multiscale_morph_fm(img255: np.ndarray, scales: int = 5) -> np.ndarray:
     img = np.ascontiguousarray(img255, dtype=np.float32)  # 0..255 values are exact in float32
     fm = np.zeros(img.shape, dtype=np.float64)
     for i in range(1, scales + 1):
-        se = _disk(2 * i + 1).astype(np.uint8)
+        se = disk_footprint(2 * i + 1).astype(np.uint8)
         dil = cv2.dilate(img, se, borderType=cv2.BORDER_REPLICATE)
         ero = cv2.erode(img, se, borderType=cv2.BORDER_REPLICATE)
         fm += (dil.astype(np.float64) - ero) / (2 * i + 1)
@@ -69,7 +64,7 @@ def multiscale_morph_fm(img255: np.ndarray, scales: int = 5) -> np.ndarray:
 
 def _erode(mask: np.ndarray, r: int) -> np.ndarray:
     """Binary erosion by a disk of radius r; the outside of the image does not erode (MATLAB imerode)."""
-    out = cv2.erode(mask.astype(np.uint8), _disk(r).astype(np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=1)
+    out = cv2.erode(mask.astype(np.uint8), disk_footprint(r).astype(np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=1)
     return out.astype(bool)
 
 

@@ -183,11 +183,8 @@ def fuse_pair(
         tta=tta,
     )
     dm = postprocess_map(fm, threshold=threshold, ratio=min_region_ratio, connectivity=connectivity, enabled=postprocess)
-    if soft_boundary and soft_boundary > 0:
-        w = np.where(boundary_band(dm, soft_boundary), fm, dm).astype(np.float32)
-        fused = compose(a, b, w)
-    else:
-        fused = compose(a, b, dm)
+    w = np.where(boundary_band(dm, soft_boundary), fm, dm) if soft_boundary > 0 else dm
+    fused = compose(a, b, w)
     extras: dict[str, Any] = {}
     if spread_correction is not False and spread_correction is not None:
         from mfif.postprocess.spread import correct_spread

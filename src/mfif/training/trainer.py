@@ -45,7 +45,8 @@ from mfif.training.losses import (
     image_reconstruction,
     reconstruction,
 )
-from mfif.training.validation import boundary_band, evaluate_generator
+from mfif.postprocess import boundary_band
+from mfif.training.validation import BAND_PX, evaluate_generator
 
 LOG_COLUMNS = [
     "step", "g_updates", "elapsed_s", "samples_per_s", "lr_g", "lr_d",
@@ -212,7 +213,7 @@ class Trainer:
             for j in range(0, len(items), cfg.val_batch):
                 chunk = items[j : j + cfg.val_batch]
                 bt = {k: torch.stack([it[k] for it in chunk]) for k in ("a", "b", "mask", "truth")}
-                bt["band"] = torch.from_numpy(np.stack([boundary_band(it["mask"][0].numpy()) for it in chunk]))[:, None]
+                bt["band"] = torch.from_numpy(np.stack([boundary_band(it["mask"][0].numpy(), BAND_PX) for it in chunk]))[:, None]
                 self.val_batches.append(bt)
 
         # ---- models and optimizers (identical init on every rank)

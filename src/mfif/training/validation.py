@@ -20,15 +20,7 @@ from typing import Iterable
 import numpy as np
 import torch
 
-from mfif.postprocess.regions import boundary_band as _band
-
 BAND_PX = 8.0
-
-
-def boundary_band(mask: np.ndarray, radius: float = BAND_PX) -> np.ndarray:
-    """Boolean H×W: pixels within ``radius`` px of the mask boundary, either side
-    (:func:`mfif.postprocess.boundary_band`)."""
-    return _band(mask, radius)
 
 
 def _psnr(sse: float, count: float) -> float:
