@@ -1,7 +1,7 @@
 """Seconds per 520×520 pair for the MFIF-GAN generator (network alone and end to end).
 
 Usage:
-    python benchmarks/infer_speed.py [--device cpu|cuda] [--config paper|lite] [--repeats N]
+    python benchmarks/infer_speed.py [--device cpu|cuda] [--config paper|lite|lite-refine] [--repeats N]
         [--amp] [--channels-last] [--compile] [--threads N]
 
 End to end = numpy sources → tensor → network → map → threshold + small-region removal → fused image.
@@ -24,6 +24,7 @@ from mfif.models import Generator, GeneratorConfig
 CONFIGS = {
     "paper": GeneratorConfig(),
     "lite": GeneratorConfig(width=8, n_blocks=3),
+    "lite-refine": GeneratorConfig(width=8, n_blocks=3, refine_width=16, refine_layers=4),
 }
 
 

@@ -55,7 +55,7 @@ def test_grid_partitions_the_image():
 
 
 def test_default_overlap_covers_receptive_field(nets):
-    assert receptive_radius(nets) == 38
+    assert receptive_radius(nets) == 39
     assert default_overlap(nets) == 40
     assert default_overlap(Generator(width=4, n_blocks=9)) == 88
     assert default_overlap(torch.nn.Identity()) == 88
@@ -106,3 +106,26 @@ def test_network_only_sees_windows(pair):
     assert out.shape == a.shape[:2] and np.isfinite(out).all()
     assert len(seen) == 4 * 4  # ceil(112/32) × ceil(100/32) windows
     assert max(h for h, _ in seen) <= 32 + 2 * 16 and max(w for _, w in seen) <= 32 + 2 * 16
+
+
+def _measured_radius(g: Generator) -> int:
+    """Largest gradient support radius of one output pixel over the four stride-4 phases."""
+    r = 0
+    for c in (48, 49, 50, 51):
+        a = torch.rand(1, 3, 128, 128, requires_grad=True)
+        g(a, torch.rand(1, 3, 128, 128), logits=True)[0, 0, c, c].backward()
+        ys, xs = np.nonzero(a.grad.abs().sum(dim=(0, 1)).numpy())
+        r = max(r, c - ys.min(), ys.max() - c, c - xs.min(), xs.max() - c)
+    return int(r)
+
+
+@pytest.mark.parametrize("n_blocks,refine_layers", [(1, 0), (3, 0), (1, 3)])
+def test_receptive_radius_is_the_measured_support(n_blocks, refine_layers):
+    """receptive_radius (15 + 8·n_blocks + refine_layers) = the measured support (SE off, eval)."""
+    torch.manual_seed(0)
+    g = Generator(width=4, n_blocks=n_blocks, se=False, refine_width=4 if refine_layers else 0,
+                  refine_layers=refine_layers or 3).eval()
+    if g.refine is not None:  # a non-zero head, or its zero last conv would hide the extra support
+        for p in g.refine.parameters():
+            torch.nn.init.normal_(p, std=0.5)
+    assert _measured_radius(g) == receptive_radius(g) == 15 + 8 * n_blocks + refine_layers

@@ -71,3 +71,39 @@ def test_critic_patch_output(paper):
 def test_config_round_trip():
     cfg = GeneratorConfig(width=8, n_blocks=2, se=False, input_mode="gray")
     assert GeneratorConfig.from_dict(cfg.to_dict()) == cfg
+
+
+# ----------------------------------------------------------------------------- refinement head
+
+
+def test_refine_head_parameter_count_and_zero_start():
+    """Head params (hand count): 7→16 (7·16·9 + 16) + 16→16 (2304 + 16) + 16→1 (144 + 1) = 3,489."""
+    torch.manual_seed(0)
+    plain = Generator(width=4, n_blocks=1).eval()
+    head = Generator(width=4, n_blocks=1, refine_width=16, refine_layers=3).eval()
+    assert count_parameters(head) - count_parameters(plain) == 3_489
+    # zero-initialised last conv: with the paper part's weights copied, the maps are identical
+    missing, unexpected = head.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected and missing and all(k.startswith("refine.") for k in missing)
+    a, b = torch.rand(1, 3, 24, 20), torch.rand(1, 3, 24, 20)
+    with torch.no_grad():
+        torch.testing.assert_close(head(a, b), plain(a, b), rtol=0, atol=0)
+
+
+def test_refine_head_learns_full_resolution_detail():
+    """One gradient step moves the head's last conv, and the corrected logits differ from the decoder's."""
+    torch.manual_seed(0)
+    g = Generator(width=4, n_blocks=1, refine_width=8, refine_layers=2)
+    a, b = torch.rand(2, 3, 16, 16), torch.rand(2, 3, 16, 16)
+    loss = g(a, b, logits=True).square().mean()
+    loss.backward()
+    last = g.refine.net[-1]
+    assert last.weight.grad is not None and float(last.weight.grad.abs().sum()) > 0
+    with torch.no_grad():
+        last.weight.add_(0.1)
+    g.eval()
+    with torch.no_grad():
+        z_dec = g.decoder(g.encode(a, b))
+        assert float((g(a, b, logits=True) - z_dec).abs().max()) > 1e-3
+    gray = Generator(width=4, n_blocks=1, input_mode="gray", refine_width=8, refine_layers=2)
+    assert gray.refine.net[0].in_channels == 3  # luma A, luma B, logits

@@ -437,3 +437,30 @@ def test_image_weight_adds_image_loss_to_generator_step(tmp_path, source):
     assert abs(out["loss_g"] - (cfg.recon_weight * out["rec"] + 5 * out["img"])) < 1e-5
     with pytest.raises(MfifError):
         load_config(ROOT / "configs" / "tiny.yaml", ["image_weight=-1"])
+
+
+def test_init_weights_fine_tunes_with_a_new_refine_head(tmp_path, source):
+    """init_weights loads an exported generator; a new refinement head starts at zero (same maps)."""
+    from mfif.models.weights import load_generator
+    from mfif.training.config import load_config
+
+    base = ["device=cpu", "val_count=0", "gan=none", "steps=2"]
+    run = tmp_path / "base"
+    Trainer(load_config(ROOT / "configs" / "tiny.yaml", base), run, source=source, log=lambda s: None).train()
+    exported = load_generator(run / "final")
+    cfg = load_config(ROOT / "configs" / "tiny.yaml",
+                      base + [f"init_weights={run / 'final'}", "refine_width=4", "refine_layers=2"])
+    lines: list[str] = []
+    tr = Trainer(cfg, tmp_path / "ft", source=source, log=lines.append)
+    assert any("new tensors" in s for s in lines)
+    a, b = torch.rand(1, 3, 16, 16), torch.rand(1, 3, 16, 16)
+    with torch.no_grad():
+        # fp16 export: the loaded trunk equals the exported one exactly, the head adds nothing yet
+        torch.testing.assert_close(tr.G.eval()(a, b), exported(a, b), rtol=0, atol=0)
+    # a file that does not fit (other width) is a clear config error, and nothing is written
+    bad = load_config(ROOT / "configs" / "tiny.yaml", base + [f"init_weights={run / 'final'}", "width=8"])
+    with pytest.raises(MfifError, match="init_weights"):
+        Trainer(bad, tmp_path / "bad", source=source, log=lambda s: None)
+    assert not (tmp_path / "bad").exists()
+    with pytest.raises(MfifError, match="refine_layers"):
+        load_config(ROOT / "configs" / "tiny.yaml", ["refine_layers=1"])

@@ -14,8 +14,9 @@ rather than over the whole image. With BatchNorm in eval mode nothing else depen
 or the image extent.
 
 Default overlap: the generator's theoretical receptive-field radius, measured as the support of the
-gradient of one output pixel (SE disabled), is ``14 + 8·n_blocks`` pixels (38 for the 3-block lite
-model, 86 for the paper's 9 blocks). The default overlap is that radius rounded up to a multiple of
+gradient of one output pixel (SE disabled) and maximised over the four stride phases, is
+``15 + 8·n_blocks`` pixels (39 for the 3-block lite model, 87 for the paper's 9 blocks), plus one per
+3×3 convolution of a refinement head. The default overlap is that radius rounded up to a multiple of
 4 (:func:`default_overlap`), so a tiled map differs from the untiled one only through the SE pooling;
 measured differences are in docs/stacking.md §Tiling.
 """
@@ -40,12 +41,16 @@ def _round4(x: int) -> int:
 def receptive_radius(model: torch.nn.Module) -> int | None:
     """Theoretical receptive-field radius in pixels of a :class:`~mfif.models.generator.Generator`.
 
-    ``14 + 8·n_blocks`` (measured as the gradient support of one output pixel with SE off:
-    38 px for 3 blocks, 86 px for 9). None for models without a ``config.n_blocks``.
+    ``15 + 8·n_blocks`` (measured as the gradient support of one output pixel with SE off, the
+    largest over the four stride-4 phases: 39 px for 3 blocks, 87 px for 9), plus ``refine_layers``
+    with a refinement head. None for models without a ``config.n_blocks``.
     """
     cfg = getattr(model, "config", None)
     nb = getattr(cfg, "n_blocks", None)
-    return None if nb is None else 14 + 8 * int(nb)
+    if nb is None:
+        return None
+    head = int(getattr(cfg, "refine_layers", 0)) if getattr(cfg, "refine_width", 0) else 0
+    return 15 + 8 * int(nb) + head  # each 3×3 conv of a refinement head adds one pixel
 
 
 def default_overlap(model: torch.nn.Module) -> int:

@@ -10,6 +10,13 @@ Shapes (paper configuration, width w = 64, 9 blocks):
     decoder: 8w → 4w (deconv 4×4/2) → 2w (deconv 4×4/2) → 1 (7×7) → sigmoid
 Parameter count: 13,700,928.
 
+Optional (not in the paper, ``refine_width > 0``): a small full-resolution refinement head. The
+paper's decoder sees the sources only through H/4 features, which limits how exactly it can place the
+focus boundary; the head reads the sources at full resolution together with the decoder's logits and
+adds a correction to the logits: z' = z + head([A, B, z]) (``refine_layers`` 3×3 convs with
+``refine_width`` channels and ReLU, last conv zero-initialised, so a fresh head leaves the map
+unchanged and a trained paper-form model can be fine-tuned with it).
+
 Note on BatchNorm: the authors call the branch six times, so in training mode each call normalises
 with its own batch statistics. Running the six channels as one batch (``batched_branches=True``, our
 default, faster) normalises them together; in ``eval()`` both are identical. ``batched_branches=False``
@@ -37,6 +44,8 @@ class GeneratorConfig:
         input_mode: "color" = six weight-shared single-channel branches (paper); "gray" = two
             branches on the luma of A and B (ablation "two channels").
         batched_branches: Run all branches as one batch (see module note).
+        refine_width: Channels of the full-resolution refinement head (0 = none, the paper).
+        refine_layers: Number of 3×3 convolutions of that head (>= 2).
     """
 
     width: int = 64
@@ -45,6 +54,8 @@ class GeneratorConfig:
     se_reduction: int = 16
     input_mode: Literal["color", "gray"] = "color"
     batched_branches: bool = True
+    refine_width: int = 0
+    refine_layers: int = 3
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -133,6 +144,26 @@ class Decoder(nn.Module):
         return self.net(x)
 
 
+class RefineHead(nn.Module):
+    """Full-resolution logit correction: [A, B, z] (2C+1 channels) → conv3×3+ReLU ×(L−1) → conv3×3 → 1."""
+
+    def __init__(self, in_channels: int, width: int, layers: int) -> None:
+        super().__init__()
+        mods: list[nn.Module] = []
+        c = in_channels
+        for _ in range(max(layers, 2) - 1):
+            mods += [nn.Conv2d(c, width, 3, 1, 1), nn.ReLU(inplace=True)]
+            c = width
+        last = nn.Conv2d(c, 1, 3, 1, 1)
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)
+        mods.append(last)
+        self.net = nn.Sequential(*mods)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
 def _luma(x: torch.Tensor) -> torch.Tensor:
     w = torch.tensor([0.298936021293775, 0.587043074451121, 0.114020904255103], dtype=x.dtype, device=x.device)
     return (x * w[None, :, None, None]).sum(dim=1, keepdim=True)
@@ -158,9 +189,12 @@ class Generator(nn.Module):
         self.config = cfg
         self.branch = Branch(cfg)
         self.decoder = Decoder(cfg)
+        self.refine: RefineHead | None = None
+        if cfg.refine_width > 0:
+            c = 1 if cfg.input_mode == "gray" else 3
+            self.refine = RefineHead(2 * c + 1, cfg.refine_width, cfg.refine_layers)
 
-    def encode(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        """N×C×H×W sources in [0, 1] → N×8w×H/4×W/4 fused features."""
+    def _inputs(self, a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if self.config.input_mode == "gray":
             a = _luma(a) if a.shape[1] == 3 else a
             b = _luma(b) if b.shape[1] == 3 else b
@@ -169,6 +203,11 @@ class Generator(nn.Module):
                 a = a.expand(-1, 3, -1, -1)
             if b.shape[1] == 1:
                 b = b.expand(-1, 3, -1, -1)
+        return a, b
+
+    def encode(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """N×C×H×W sources in [0, 1] → N×8w×H/4×W/4 fused features."""
+        a, b = self._inputs(a, b)
         n, c = a.shape[:2]
         x = torch.cat([a, b], dim=1) * 2.0 - 1.0  # N×2C×H×W in [-1, 1]
         h, w = x.shape[2:]
@@ -182,6 +221,9 @@ class Generator(nn.Module):
 
     def forward(self, a: torch.Tensor, b: torch.Tensor, *, logits: bool = False) -> torch.Tensor:
         z = self.decoder(self.encode(a, b))
+        if self.refine is not None:
+            a, b = self._inputs(a, b)
+            z = z + self.refine(torch.cat([a * 2.0 - 1.0, b * 2.0 - 1.0, z], dim=1))
         return z if logits else torch.sigmoid(z)
 
 

@@ -38,7 +38,11 @@ class TrainConfig:
 
     Generator (see :class:`mfif.models.generator.GeneratorConfig`):
         width, n_blocks, se, se_reduction, input_mode ("color" six branches | "gray" two branches),
-        batched_branches.
+        batched_branches, refine_width / refine_layers (full-resolution refinement head, 0 = none,
+        the paper).
+        init_weights: generator weights (a .safetensors file or folder from ``mfif export`` / a
+            run's ``best/``) to start from instead of random weights — fine-tuning. Parameters the
+            file lacks (a new refinement head) keep their initialisation; every other shape must match.
     Adversarial part:
         gan: "wgan-gp" (authors), "lsgan" (least squares, no gradient penalty) or "none" (L1-only,
             no critic). critic_width; critic_paper: keep the authors' BatchNorm + sigmoid critic.
@@ -86,6 +90,9 @@ class TrainConfig:
     se_reduction: int = 16
     input_mode: str = "color"
     batched_branches: bool = True
+    refine_width: int = 0
+    refine_layers: int = 3
+    init_weights: str | None = None
     # adversarial
     gan: str = "wgan-gp"
     critic_width: int = 64
@@ -159,6 +166,8 @@ class TrainConfig:
             se_reduction=self.se_reduction,
             input_mode=self.input_mode,
             batched_branches=self.batched_branches,
+            refine_width=self.refine_width,
+            refine_layers=self.refine_layers,
         )
 
     def sigma_range(self) -> tuple[float, float]:
@@ -198,7 +207,7 @@ class TrainConfig:
             if getattr(self, k) % 4:
                 raise MfifError(f"config {k}: must be a multiple of 4, got {getattr(self, k)}")
         for k in ("gp_weight", "adv_weight", "recon_weight", "weight_decay", "workers", "val_count", "threads",
-                  "warmup_steps", "boundary_weight", "boundary_radius", "image_weight"):
+                  "warmup_steps", "boundary_weight", "boundary_radius", "image_weight", "refine_width"):
             if getattr(self, k) < 0:
                 raise MfifError(f"config {k}: must be >= 0, got {getattr(self, k)}")
         for k in ("lr_g", "lr_d"):
@@ -215,6 +224,8 @@ class TrainConfig:
             raise MfifError(f"config max_minutes: must be > 0, got {self.max_minutes}")
         if self.decay_start < 0:
             raise MfifError(f"config decay_start: must be >= 0, got {self.decay_start}")
+        if self.refine_layers < 2:
+            raise MfifError(f"config refine_layers: must be >= 2, got {self.refine_layers}")
         if self.export_shard_mib < 1:
             raise MfifError(f"config export_shard_mib: must be >= 1, got {self.export_shard_mib}")
         return self
@@ -365,7 +376,8 @@ def replace(cfg: TrainConfig, **changes: Any) -> TrainConfig:
     return dataclasses.replace(cfg, **changes).validate()
 
 
-ARCH_KEYS = ("width", "n_blocks", "se", "se_reduction", "input_mode", "gan", "critic_width", "critic_paper")
+ARCH_KEYS = ("width", "n_blocks", "se", "se_reduction", "input_mode", "refine_width", "refine_layers", "gan",
+             "critic_width", "critic_paper")
 
 __all__ = [
     "TrainConfig",

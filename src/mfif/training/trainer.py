@@ -218,7 +218,10 @@ class Trainer:
 
         # ---- models and optimizers (identical init on every rank)
         torch.manual_seed(cfg.seed)
-        self.G = Generator(cfg.generator_config()).to(self.device, memory_format=self.memory_format)
+        self.G = Generator(cfg.generator_config())
+        if cfg.init_weights and self.ckpt is None:
+            self._init_from(cfg.init_weights)
+        self.G = self.G.to(self.device, memory_format=self.memory_format)
         self.D = None
         if cfg.gan != "none":
             self.D = Critic(width=cfg.critic_width, paper=cfg.critic_paper, in_channels=7).to(
@@ -245,6 +248,25 @@ class Trainer:
         self.G_run = torch.compile(self.G) if cfg.compile else self.G
 
     # ------------------------------------------------------------------ state
+    def _init_from(self, path: str) -> None:
+        """Load generator weights for fine-tuning; only parameters new to the config may be absent."""
+        from mfif.models.weights import read_state
+
+        state, _ = read_state(path)
+        own = self.G.state_dict()
+        unexpected = [k for k in state if k not in own]
+        wrong = [k for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+        missing = [k for k in own if k not in state]
+        new_ok = all(k.startswith("refine.") for k in missing)
+        if unexpected or wrong or not new_ok:
+            ex = (unexpected or wrong or [k for k in missing if not k.startswith("refine.")])[0]
+            raise MfifError(
+                f"config init_weights: {path} does not fit the configured generator ({len(missing)} missing, "
+                f"{len(unexpected)} unexpected, {len(wrong)} of wrong shape, e.g. {ex})"
+            )
+        self.G.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()}, strict=False)
+        self.log(f"initialised the generator from {path}" + (f" ({len(missing)} new tensors)" if missing else ""))
+
     def _restore(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any], where: Path) -> None:
         parts = [("G", self.G), ("D", self.D), ("G_ema", self.G_ema)]
         for prefix, mod in parts:
