@@ -35,10 +35,6 @@ START, END = "<!-- speed:start -->", "<!-- speed:end -->"
 
 
 
-def write_section(doc: Path, text: str) -> None:
-    replace_section(doc, text, start=START, end=END)
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("lytro", type=Path, help="folder with lytro_NN_A.jpg / lytro_NN_B.jpg")
@@ -88,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     table = "\n".join(lines)
     print(table)
     if not args.no_doc:
-        write_section(args.doc, table)
+        replace_section(args.doc, table, start=START, end=END)
         print(f"wrote {args.doc}")
     return 0
 

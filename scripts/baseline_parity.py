@@ -43,10 +43,6 @@ def psnr(x: np.ndarray, y: np.ndarray) -> float:
     return float("inf") if mse == 0 else 10.0 * np.log10(255.0**2 / mse)
 
 
-def write_section(doc: Path, text: str) -> None:
-    replace_section(doc, text, start=START, end=END)
-
-
 def fmt_psnr(v: float) -> str:
     return "∞" if v == float("inf") else f"{v:.1f}"
 
@@ -117,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     table = "\n".join(lines)
     print(table)
     if not args.no_doc:
-        write_section(args.doc, table)
+        replace_section(args.doc, table, start=START, end=END)
         print(f"wrote {args.doc}")
     return 0
 

@@ -151,7 +151,9 @@ class RefineHead(nn.Module):
         super().__init__()
         mods: list[nn.Module] = []
         c = in_channels
-        for _ in range(max(layers, 2) - 1):
+        if layers < 2:
+            raise ValueError(f"RefineHead: layers must be >= 2, got {layers}")
+        for _ in range(layers - 1):
             mods += [nn.Conv2d(c, width, 3, 1, 1), nn.ReLU(inplace=True)]
             c = width
         last = nn.Conv2d(c, 1, 3, 1, 1)
@@ -194,7 +196,12 @@ class Generator(nn.Module):
             c = 1 if cfg.input_mode == "gray" else 3
             self.refine = RefineHead(2 * c + 1, cfg.refine_width, cfg.refine_layers)
 
-    def _inputs(self, a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def encode(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """N×C×H×W sources in [0, 1] → N×8w×H/4×W/4 fused features."""
+        return self._encode(self._scaled(a, b))
+
+    def _scaled(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """The network input: [A, B] in the model's channel mode, N×2C×H×W in [-1, 1]."""
         if self.config.input_mode == "gray":
             a = _luma(a) if a.shape[1] == 3 else a
             b = _luma(b) if b.shape[1] == 3 else b
@@ -203,13 +210,10 @@ class Generator(nn.Module):
                 a = a.expand(-1, 3, -1, -1)
             if b.shape[1] == 1:
                 b = b.expand(-1, 3, -1, -1)
-        return a, b
+        return torch.cat([a, b], dim=1) * 2.0 - 1.0
 
-    def encode(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        """N×C×H×W sources in [0, 1] → N×8w×H/4×W/4 fused features."""
-        a, b = self._inputs(a, b)
-        n, c = a.shape[:2]
-        x = torch.cat([a, b], dim=1) * 2.0 - 1.0  # N×2C×H×W in [-1, 1]
+    def _encode(self, x: torch.Tensor) -> torch.Tensor:
+        n, c = x.shape[0], x.shape[1] // 2
         h, w = x.shape[2:]
         if self.config.batched_branches:
             f = self.branch(x.reshape(n * 2 * c, 1, h, w))
@@ -220,10 +224,10 @@ class Generator(nn.Module):
         return f.reshape(n, -1, *f.shape[3:])
 
     def forward(self, a: torch.Tensor, b: torch.Tensor, *, logits: bool = False) -> torch.Tensor:
-        z = self.decoder(self.encode(a, b))
+        x = self._scaled(a, b)
+        z = self.decoder(self._encode(x))
         if self.refine is not None:
-            a, b = self._inputs(a, b)
-            z = z + self.refine(torch.cat([a * 2.0 - 1.0, b * 2.0 - 1.0, z], dim=1))
+            z = z + self.refine(torch.cat([x, z], dim=1))
         return z if logits else torch.sigmoid(z)
 
 

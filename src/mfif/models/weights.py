@@ -52,6 +52,17 @@ def _resolve(path: str | os.PathLike[str]) -> list[Path]:
     return [p]
 
 
+def state_mismatch(
+    own: dict[str, torch.Tensor], state: dict[str, torch.Tensor]
+) -> tuple[list[str], list[str], list[str]]:
+    """Keys of a module's state dict ``own`` that ``state`` lacks, keys ``state`` has beyond them, and
+    shared keys whose shapes differ: ``(missing, unexpected, wrong_shape)``."""
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    wrong = [k for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+    return missing, unexpected, wrong
+
+
 def read_state(path: str | os.PathLike[str] | list[Path]) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """Read a (possibly sharded) safetensors weights set into a state dict and its metadata."""
     from safetensors import SafetensorError, safe_open
@@ -109,9 +120,7 @@ def load_generator(
     config = GeneratorConfig.from_dict({**config.to_dict(), "batched_branches": True})
     model = Generator(config)
     own = model.state_dict()
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    wrong = [k for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+    missing, unexpected, wrong = state_mismatch(own, state)
     if missing or unexpected or wrong:
         detail = (
             f"{len(missing)} missing, {len(unexpected)} unexpected, {len(wrong)} of wrong shape"

@@ -151,10 +151,9 @@ def unprefixed(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch
 
 def check_module_state(module: torch.nn.Module, state: dict[str, torch.Tensor], *, where: str, what: str) -> None:
     """Raise MfifError unless ``state`` has exactly the keys and shapes of ``module``."""
-    own = module.state_dict()
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    wrong = [k for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+    from mfif.models.weights import state_mismatch
+
+    missing, unexpected, wrong = state_mismatch(module.state_dict(), state)
     if missing or unexpected or wrong:
         ex = (missing or unexpected or wrong)[0]
         raise MfifError(

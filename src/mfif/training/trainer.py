@@ -250,16 +250,14 @@ class Trainer:
     # ------------------------------------------------------------------ state
     def _init_from(self, path: str) -> None:
         """Load generator weights for fine-tuning; only parameters new to the config may be absent."""
-        from mfif.models.weights import read_state
+        from mfif.models.weights import read_state, state_mismatch
 
         state, _ = read_state(path)
         own = self.G.state_dict()
-        unexpected = [k for k in state if k not in own]
-        wrong = [k for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
-        missing = [k for k in own if k not in state]
-        new_ok = all(k.startswith("refine.") for k in missing)
-        if unexpected or wrong or not new_ok:
-            ex = (unexpected or wrong or [k for k in missing if not k.startswith("refine.")])[0]
+        missing, unexpected, wrong = state_mismatch(own, state)
+        absent = [k for k in missing if not k.startswith("refine.")]  # only a new head may be missing
+        if unexpected or wrong or absent:
+            ex = (unexpected or wrong or absent)[0]
             raise MfifError(
                 f"config init_weights: {path} does not fit the configured generator ({len(missing)} missing, "
                 f"{len(unexpected)} unexpected, {len(wrong)} of wrong shape, e.g. {ex})"
