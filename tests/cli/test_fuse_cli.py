@@ -136,3 +136,15 @@ def test_soft_boundary_option(tmp_path, pair_files, tiny_weights, capsys):
     assert code == 2 and "--soft-boundary" in err and not (tmp_path / "n.png").exists()
     code, _, err = run(["fuse", *pair_files, "-o", tmp_path / "g.png", "--method", "gff", "--soft-boundary", "2"], capsys)
     assert code == 2 and "learned methods" in err
+
+
+def test_tta_and_soft_options(tmp_path, pair_files, tiny_weights, capsys):
+    base = ["fuse", *pair_files, "--method", "mfif-gan", "--weights", tiny_weights, "--device", "cpu"]
+    for extra in (["--tta"], ["--tta", "16"], ["--soft"], ["--tta", "16", "--soft"]):
+        out = tmp_path / f"o{len(extra)}{extra[-1].strip('-')}.png"
+        code, _, err = run([*base, "-o", out, *extra], capsys)
+        assert code == 0 and out.exists(), (extra, err)
+    code, _, err = run([*base, "-o", tmp_path / "x.png", "--soft", "--soft-boundary", "1"], capsys)
+    assert code == 2 and "alternatives" in err and not (tmp_path / "x.png").exists()
+    code, _, err = run(["fuse", *pair_files, "-o", tmp_path / "g.png", "--method", "gff", "--soft"], capsys)
+    assert code == 2 and "--soft" in err and not (tmp_path / "g.png").exists()

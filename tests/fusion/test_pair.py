@@ -91,3 +91,64 @@ def test_soft_boundary_blends_only_near_the_decision_boundary():
     assert np.array_equal(hard.fused[~band], soft.fused[~band])
     want = compose(a, b, hard.focus_map)
     assert np.allclose(soft.fused[band], want[band], atol=1e-6)
+
+
+def test_tta16_is_mean_of_flip_tta_over_four_shifts():
+    g = _tiny()
+    rng = np.random.default_rng(5)
+    a = rng.random((21, 26, 3), dtype=np.float32)
+    b = rng.random((21, 26, 3), dtype=np.float32)
+    maps = []
+    for dy, dx in ((0, 0), (0, 2), (2, 0), (2, 2)):
+        pad = ((dy, 0), (dx, 0), (0, 0))
+        sa, sb = np.pad(a, pad, mode="reflect"), np.pad(b, pad, mode="reflect")  # same reflection as torch
+        maps.append(predict_focus_map(g, sa, sb, device="cpu", tta=True)[dy:, dx:])
+    got = predict_focus_map(g, a, b, device="cpu", tta=16)
+    assert got.shape == (21, 26)
+    assert np.abs(got - np.mean(maps, axis=0)).max() < 1e-5
+    assert np.abs(got - maps[0]).max() > 1e-4  # the shifts changed something (a random net is not shift-invariant)
+
+
+def test_tta_rejects_other_values():
+    import pytest
+
+    from mfif.errors import MfifError
+    from mfif.fusion.pair import tta_copies
+
+    assert [tta_copies(v) for v in (False, True, 0, 1, 4, 16)] == [1, 4, 1, 1, 4, 16]
+    for bad in (2, 8, "flips", -4):
+        with pytest.raises(MfifError, match="tta"):
+            tta_copies(bad)
+
+
+def test_soft_weights_formula():
+    from mfif.fusion.pair import soft_weights
+
+    m = np.array([[0.0, 0.45, 0.7, 0.95, 1.0]], np.float32)
+    # hand-computed: clip(2·(m − 0.7) + 0.5, 0, 1)
+    assert np.allclose(soft_weights(m), [[0.0, 0.0, 0.5, 1.0, 1.0]])
+    assert np.allclose(soft_weights(m, center=0.5, gain=1.0), m)
+
+
+def test_soft_composition_uses_soft_weights_except_in_removed_regions():
+    import pytest
+
+    from mfif.errors import MfifError
+    from mfif.fusion.pair import soft_weights
+
+    g = _tiny()
+    rng = np.random.default_rng(3)
+    a = rng.random((40, 40, 3), dtype=np.float32)
+    b = rng.random((40, 40, 3), dtype=np.float32)
+    a[:, :20] = np.clip(a[:, :20] * 3, 0, 1)
+    for pp in (False, True):
+        res = fuse_pair(g, a, b, device="cpu", postprocess=pp, soft=True, min_region_ratio=0.05)
+        keep = (res.focus_map > 0.5) == (res.decision_map > 0.5)
+        w = np.where(keep, soft_weights(res.focus_map), res.decision_map)
+        assert np.allclose(res.fused, compose(a, b, w), atol=1e-6)
+        if not pp:
+            assert keep.all()
+    with pytest.raises(MfifError, match="alternatives"):
+        fuse_pair(g, a, b, device="cpu", soft=True, soft_boundary=1)
+    with pytest.raises(MfifError, match="soft_gain"):
+        fuse_pair(g, a, b, device="cpu", soft=True, soft_gain=0)

@@ -23,8 +23,12 @@ def add_fusion_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-postprocess", action="store_true", help="skip small-region removal (paper ablation)")
     p.add_argument("--min-region-ratio", type=float, default=None, help="small-region threshold as a fraction of H·W (paper 0.001)")
     p.add_argument("--amp", action="store_true", help="bf16 autocast (CUDA)")
-    p.add_argument("--tta", action="store_true",
-                   help="average the focus maps of the four flipped copies (learned methods; 4x compute)")
+    p.add_argument("--tta", type=int, nargs="?", const=4, default=None, choices=[1, 4, 16], metavar="N",
+                   help="test-time augmentation (learned methods): average the focus maps of the 4 flipped "
+                        "copies (--tta or --tta 4; 4x compute) or of the flips of 4 shifted copies (--tta 16)")
+    p.add_argument("--soft", action="store_true",
+                   help="compose with soft weights clip(2·(map − 0.7) + 0.5) instead of the hard pick "
+                        "(learned methods; see docs/results.md)")
     p.add_argument("--spread-correction", action="store_true",
                    help="unmix the defocus spread outside the A-region (learned methods; A = near focus; "
                         "needs a pixel-accurate map, see docs/results.md)")
@@ -60,8 +64,12 @@ def fusion_kwargs(args: argparse.Namespace) -> dict:
             kw["min_region_ratio"] = args.min_region_ratio
         if args.amp:
             kw["amp"] = True
-        if getattr(args, "tta", False):
-            kw["tta"] = True
+        if getattr(args, "tta", None):
+            kw["tta"] = args.tta
+        if getattr(args, "soft", False):
+            if getattr(args, "soft_boundary", None):
+                raise MfifError("--soft and --soft-boundary are alternatives: give one of them")
+            kw["soft"] = True
         if getattr(args, "spread_correction", False):
             kw["spread_correction"] = True
         if getattr(args, "soft_boundary", None) is not None:
@@ -71,7 +79,8 @@ def fusion_kwargs(args: argparse.Namespace) -> dict:
     else:
         for flag, val in (("--weights", args.weights), ("--tile", args.tile), ("--amp", args.amp or None),
                           ("--no-postprocess", args.no_postprocess or None), ("--min-region-ratio", args.min_region_ratio),
-                          ("--soft-boundary", getattr(args, "soft_boundary", None))):
+                          ("--soft-boundary", getattr(args, "soft_boundary", None)),
+                          ("--tta", getattr(args, "tta", None)), ("--soft", getattr(args, "soft", False) or None)):
             if val is not None:
                 raise MfifError(f"{flag} applies to learned methods only, not {name!r}")
     return kw

@@ -11,14 +11,14 @@ def _cmd(args: argparse.Namespace) -> int:
     from mfif.registry import list_methods
 
     default = default_method()
-    for m in list_methods():
-        if m.name.startswith("_"):
-            continue
+    shown = [m for m in list_methods() if not m.name.startswith("_")]
+    width = max(len(m.name) for m in shown)
+    for m in shown:
         flag = "*" if m.name == default else " "
         status = ""
         if m.needs_weights:
             status = " [weights installed]" if has_weights(m.name) else " [no weights installed: use --weights]"
-        print(f"{flag} {m.name:18s} {m.description}{status}")
+        print(f"{flag} {m.name:{width}s} {m.description}{status}")
     print("(* = default)")
     return 0
 

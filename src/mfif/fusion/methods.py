@@ -65,7 +65,7 @@ def mfif_gan_lite(images: Sequence[np.ndarray], *, weights: str | None = None, d
     return _fuse_learned("mfif-gan-lite", images, weights, device, **opts)
 
 
-WEIGHTS_OF = {"mfif-gan": "mfif-gan", "mfif-gan-lite": "mfif-gan-lite", "mfif-gan-lite-tta": "mfif-gan-lite"}
+WEIGHTS_OF = {"mfif-gan": "mfif-gan", "mfif-gan-lite": "mfif-gan-lite"}
 
 
 def has_weights(method: str) -> bool:
@@ -90,14 +90,26 @@ def default_method() -> str:
     return "gff"
 
 
-@register_method(
-    "mfif-gan-lite-tta",
-    description="MFIF-GAN-lite with flip test-time augmentation (maps of 4 flipped copies averaged; 4x compute)",
-    max_inputs=None,
-    needs_weights=True,
-    citation="this project",
+# Named inference variants of the lite model, so leaderboards rank them separately: (name, description,
+# default options). Every option can still be overridden by the caller.
+LITE_VARIANTS: tuple[tuple[str, str, dict[str, Any]], ...] = (
+    ("mfif-gan-lite-tta", "MFIF-GAN-lite with flip test-time augmentation (maps of 4 flipped copies averaged; 4x compute)",
+     {"tta": True}),
+    ("mfif-gan-lite-soft", "MFIF-GAN-lite composed with soft weights clip(2(m-0.7)+0.5) instead of the hard pick "
+     "(same compute)", {"soft": True}),
+    ("mfif-gan-lite-tta16-soft", "MFIF-GAN-lite, maps of 16 flipped/shifted copies averaged, soft composition "
+     "(16x compute; the most accurate lite variant)", {"tta": 16, "soft": True}),
 )
-def mfif_gan_lite_tta(images: Sequence[np.ndarray], *, weights: str | None = None, device: str = "auto", **opts: Any) -> FusionResult:
-    """MFIF-GAN-lite, ``tta=True``: a named variant so leaderboards can rank it separately."""
-    opts.setdefault("tta", True)
-    return _fuse_learned("mfif-gan-lite", images, weights, device, **opts)
+
+
+def _register_lite_variant(name: str, description: str, defaults: dict[str, Any]) -> None:
+    def fuse(images: Sequence[np.ndarray], *, weights: str | None = None, device: str = "auto", **opts: Any) -> FusionResult:
+        return _fuse_learned("mfif-gan-lite", images, weights, device, **{**defaults, **opts})
+
+    fuse.__doc__ = f"{description}. Options: see :func:`mfif.fusion.pair.fuse_pair`."
+    register_method(name, description=description, max_inputs=None, needs_weights=True, citation="this project")(fuse)
+
+
+for _name, _description, _defaults in LITE_VARIANTS:
+    _register_lite_variant(_name, _description, _defaults)
+    WEIGHTS_OF[_name] = "mfif-gan-lite"

@@ -59,6 +59,21 @@ def _is_channels_last(model: torch.nn.Module) -> bool:
     return False
 
 
+def tta_copies(tta: bool | int) -> int:
+    """Number of network passes of a ``tta`` setting: False/0/1 → 1, True/4 → 4 flips, 16 → flips × shifts.
+
+    Raises:
+        MfifError: any other value.
+    """
+    if tta is True:
+        return 4
+    if tta is False or tta is None:
+        return 1
+    if isinstance(tta, (int, np.integer)) and int(tta) in (0, 1, 4, 16):
+        return max(1, int(tta))
+    raise MfifError(f"tta must be False, True, 1, 4 or 16, got {tta!r}")
+
+
 @torch.inference_mode()
 def predict_focus_map_tensor(
     model: torch.nn.Module,
@@ -67,12 +82,28 @@ def predict_focus_map_tensor(
     *,
     amp: bool = False,
     channels_last: bool | None = None,
-    tta: bool = False,
+    tta: bool | int = False,
 ) -> torch.Tensor:
     """Network focus map for N×3×H×W sources in [0, 1] (any H, W) → N×1×H×W float32 in [0, 1].
 
-    ``tta``: average over the four horizontal/vertical flips (4× the compute).
+    ``tta``: test-time augmentation, see :func:`tta_copies`: False / 1 = none, True / 4 = average over
+    the four horizontal/vertical flips, 16 = the four flips of the sources shifted by (0 or 2, 0 or 2) px.
     """
+    n_copies = tta_copies(tta)
+    if n_copies == 16:
+        # the generator sees the sources through 1/4-resolution features: shifting them by half a
+        # feature cell moves that grid against the image, so the four shifts average phase errors
+        h, w = a.shape[2:]
+        ms = []
+        for dy, dx in ((0, 0), (0, 2), (2, 0), (2, 2)):
+            sa, sb = a, b
+            if dy or dx:
+                mode = "reflect" if min(h, w) > 2 else "replicate"
+                sa = F.pad(a, (dx, 0, dy, 0), mode=mode)
+                sb = F.pad(b, (dx, 0, dy, 0), mode=mode)
+            m = predict_focus_map_tensor(model, sa, sb, amp=amp, channels_last=channels_last, tta=4)
+            ms.append(m[:, :, dy : dy + h, dx : dx + w])
+        return torch.stack(ms).mean(dim=0)
     a, (h, w) = pad_to_multiple(a)
     b, _ = pad_to_multiple(b)
     if channels_last is None:
@@ -86,7 +117,7 @@ def predict_focus_map_tensor(
         else contextlib.nullcontext()
     )
     with ctx:
-        if tta:
+        if n_copies == 4:
             # flips are exact symmetries of the task: average the maps of the 4 flipped copies
             flips = [(), (3,), (2,), (2, 3)]
             ms = []
@@ -111,7 +142,7 @@ def predict_focus_map(
     channels_last: bool | None = None,
     tile: int | None = None,
     tile_overlap: int | None = None,
-    tta: bool = False,
+    tta: bool | int = False,
 ) -> np.ndarray:
     """Soft focus map of a pair.
 
@@ -123,7 +154,8 @@ def predict_focus_map(
         channels_last: Feed channels-last tensors (None = when the model's weights are).
         tile: Tile size for large images (None = whole image); see :mod:`mfif.fusion.tiling`.
         tile_overlap: Context pixels around each tile (None = the generator's receptive-field radius).
-        tta: Average the maps of the four flipped copies (not combined with ``tile``).
+        tta: Test-time augmentation (not combined with ``tile``): True / 4 = average the maps of the four
+            flipped copies, 16 = of the flips of four 2-px-shifted copies; see :func:`tta_copies`.
 
     Returns:
         float32 H×W in [0, 1], 1 = A in focus.
@@ -138,6 +170,30 @@ def predict_focus_map(
         )
     m = predict_focus_map_tensor(model, to_tensor(a, dev), to_tensor(b, dev), amp=amp, channels_last=channels_last, tta=tta)
     return m[0, 0].cpu().numpy().astype(np.float32)
+
+
+# Soft composition (``fuse_pair(soft=True)``): chosen on 48 *training-split* pack pairs (docs/results.md).
+SOFT_CENTER = 0.7
+SOFT_GAIN = 2.0
+
+
+def soft_weights(focus_map: np.ndarray, *, center: float = SOFT_CENTER, gain: float = SOFT_GAIN) -> np.ndarray:
+    """Composition weights from a soft focus map: ``clip(gain·(m − center) + 0.5, 0, 1)``.
+
+    A centre above 0.5 leans uncertain pixels towards source B. Under the defocus-spread image model
+    the two wrong picks at the focus boundary do not cost the same: just outside the near object,
+    A is fully blurred there while B is only partly mixed with the blurred object, so picking A by
+    mistake costs more than picking B by mistake just inside it.
+
+    Args:
+        focus_map: H×W float32 in [0, 1] (1 = A in focus).
+        center: Map value that gets weight 0.5.
+        gain: Slope (1 = the map itself shifted; larger = closer to a hard pick).
+
+    Returns:
+        H×W float32 weights of source A in [0, 1].
+    """
+    return np.clip(gain * (focus_map.astype(np.float32) - center) + 0.5, 0.0, 1.0).astype(np.float32)
 
 
 def compose(a: np.ndarray, b: np.ndarray, decision: np.ndarray) -> np.ndarray:
@@ -163,8 +219,11 @@ def fuse_pair(
     tile: int | None = None,
     tile_overlap: int | None = None,
     spread_correction: bool | float = False,
-    tta: bool = False,
+    tta: bool | int = False,
     soft_boundary: float = 0,
+    soft: bool = False,
+    soft_center: float = SOFT_CENTER,
+    soft_gain: float = SOFT_GAIN,
     **unused: Any,
 ) -> FusionResult:
     """The paper's test-time pipeline for one pair. See module docstring; returns a FusionResult.
@@ -175,15 +234,28 @@ def fuse_pair(
     ``soft_boundary`` (px, 0 = off, the paper): within this distance of the post-processed decision
     map's boundary, compose with the network's soft focus map instead of the hard decision, so
     uncertain boundary pixels are blended rather than picked (``decision_map`` stays hard).
+
+    ``soft`` (off = the paper): compose with :func:`soft_weights` of the network's map everywhere
+    (``soft_center``, ``soft_gain``), except in regions that the small-region removal flipped, which
+    follow the decision map. Not combined with ``soft_boundary``.
     """
     if unused:
         raise MfifError(f"unknown option(s) for mfif-gan: {', '.join(sorted(unused))}")
+    if soft and soft_boundary > 0:
+        raise MfifError("soft and soft_boundary are alternatives: give one of them")
+    if soft and not soft_gain > 0:
+        raise MfifError(f"soft_gain must be > 0, got {soft_gain}")
     fm = predict_focus_map(
         model, a, b, device=device, amp=amp, channels_last=channels_last, tile=tile, tile_overlap=tile_overlap,
         tta=tta,
     )
     dm = postprocess_map(fm, threshold=threshold, ratio=min_region_ratio, connectivity=connectivity, enabled=postprocess)
-    w = np.where(boundary_band(dm, soft_boundary), fm, dm) if soft_boundary > 0 else dm
+    if soft:
+        w = np.where((fm > threshold) == (dm > 0.5), soft_weights(fm, center=soft_center, gain=soft_gain), dm)
+    elif soft_boundary > 0:
+        w = np.where(boundary_band(dm, soft_boundary), fm, dm)
+    else:
+        w = dm
     fused = compose(a, b, w)
     extras: dict[str, Any] = {}
     if spread_correction is not False and spread_correction is not None:
