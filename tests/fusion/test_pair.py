@@ -152,3 +152,14 @@ def test_soft_composition_uses_soft_weights_except_in_removed_regions():
         fuse_pair(g, a, b, device="cpu", soft=True, soft_boundary=1)
     with pytest.raises(MfifError, match="soft_gain"):
         fuse_pair(g, a, b, device="cpu", soft=True, soft_gain=0)
+
+
+def test_tta_with_tile_is_refused_not_ignored():
+    import pytest
+
+    from mfif.errors import MfifError
+
+    g = _tiny()
+    a = np.zeros((16, 16, 3), np.float32)
+    with pytest.raises(MfifError, match="tile"):
+        predict_focus_map(g, a, a, device="cpu", tile=8, tta=16)

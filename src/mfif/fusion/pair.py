@@ -162,6 +162,8 @@ def predict_focus_map(
     """
     dev = resolve_device(device)
     model = model.to(dev)
+    if tile and tta_copies(tta) > 1:
+        raise MfifError("tta is not combined with tile: give one of them (tiles are for images too large for one pass)")
     if tile:
         from mfif.fusion.tiling import predict_focus_map_tiled
 
