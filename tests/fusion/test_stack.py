@@ -204,3 +204,32 @@ def test_cli_learned_stack_with_tiny_weights(tmp_path, stack4, capsys):
     f, _ = read_image(tmp_path / "f.png")
     idx = np.round(d * 2).astype(int)
     np.testing.assert_allclose(f, select([read_image(p)[0] for p in paths], idx), atol=1e-6)
+
+
+def test_learned_stack_passes_tta_and_refuses_soft_for_three_sources(stack4, monkeypatch):
+    from mfif.fusion import pair as pair_mod
+    from mfif.models.generator import Generator
+
+    torch.manual_seed(0)
+    g = Generator(width=4, n_blocks=1).eval()
+    srcs, _, _ = stack4
+    seen = []
+    real = pair_mod.predict_focus_map
+
+    def spy(*args, **kw):
+        seen.append(kw.get("tta"))
+        return real(*args, **kw)
+
+    monkeypatch.setattr(pair_mod, "predict_focus_map", spy)
+    fuse_stack_learned(g, srcs[:3], device="cpu", stack_strategy="vote", tta=4)
+    assert seen == [4, 4, 4]  # one map per pair of the three sources, each with the TTA asked for
+    with pytest.raises(MfifError, match="soft composition is for pairs"):
+        fuse_stack_learned(g, srcs[:3], device="cpu", soft=True)
+    # the named soft variants keep their TTA and drop only their own soft default for stacks
+    from mfif.fusion.methods import _register_lite_variant  # noqa: F401  (variants are registered on import)
+
+    calls = []
+    monkeypatch.setattr("mfif.fusion.methods._fuse_learned", lambda name, images, w, d, **o: calls.append(o))
+    get_method("mfif-gan-lite-tta16-soft").fn(srcs[:3])
+    get_method("mfif-gan-lite-tta16-soft").fn(srcs[:2])
+    assert calls == [{"tta": 16}, {"tta": 16, "soft": True}]

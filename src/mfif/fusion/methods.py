@@ -96,15 +96,18 @@ LITE_VARIANTS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("mfif-gan-lite-tta", "MFIF-GAN-lite with flip test-time augmentation (maps of 4 flipped copies averaged; 4x compute)",
      {"tta": True}),
     ("mfif-gan-lite-soft", "MFIF-GAN-lite composed with soft weights clip(2(m-0.7)+0.5) instead of the hard pick "
-     "(same compute)", {"soft": True}),
+     "(same compute; stacks: hard selection)", {"soft": True}),
     ("mfif-gan-lite-tta16-soft", "MFIF-GAN-lite, maps of 16 flipped/shifted copies averaged, soft composition "
-     "(16x compute; the most accurate lite variant)", {"tta": 16, "soft": True}),
+     "(16x compute; the most accurate lite variant; stacks: TTA only)", {"tta": 16, "soft": True}),
 )
 
 
 def _register_lite_variant(name: str, description: str, defaults: dict[str, Any]) -> None:
     def fuse(images: Sequence[np.ndarray], *, weights: str | None = None, device: str = "auto", **opts: Any) -> FusionResult:
-        return _fuse_learned("mfif-gan-lite", images, weights, device, **{**defaults, **opts})
+        own = dict(defaults)
+        if len(images) > 2:
+            own.pop("soft", None)  # stacks select one source per pixel: the variant keeps its TTA only
+        return _fuse_learned("mfif-gan-lite", images, weights, device, **{**own, **opts})
 
     fuse.__doc__ = f"{description}. Options: see :func:`mfif.fusion.pair.fuse_pair`."
     register_method(name, description=description, max_inputs=None, needs_weights=True, citation="this project")(fuse)

@@ -210,6 +210,8 @@ def fuse_stack_learned(
     channels_last: bool = False,
     tile: int | None = None,
     tile_overlap: int | None = None,
+    tta: bool | int = False,
+    soft: bool = False,
     **unused: Any,
 ) -> FusionResult:
     """MFIF-GAN for N ≥ 2 sources.
@@ -225,7 +227,9 @@ def fuse_stack_learned(
             break ties.
         threshold, min_region_ratio, connectivity, postprocess: The paper's post-processing
             (:func:`mfif.fusion.pair.fuse_pair`).
-        amp, channels_last, tile, tile_overlap: Inference options (:func:`mfif.fusion.pair.predict_focus_map`).
+        amp, channels_last, tile, tile_overlap, tta: Inference options (:func:`mfif.fusion.pair.predict_focus_map`).
+        soft: Soft composition (:func:`mfif.fusion.pair.fuse_pair`); for two sources only, since a stack
+            selects one source per pixel.
 
     Returns:
         FusionResult with ``fused``, ``depth_map`` (int32 H×W) and ``decision_map`` (1 where the first
@@ -242,13 +246,15 @@ def fuse_stack_learned(
     strategy = stack_strategy or DEFAULT_LEARNED_STRATEGY
     imgs = _check(images, strategy)
     n = len(imgs)
-    infer = dict(device=device, amp=amp, channels_last=channels_last, tile=tile)
+    if soft and n > 2:
+        raise MfifError(f"soft composition is for pairs; {n} sources are fused by selecting one source per pixel")
+    infer = dict(device=device, amp=amp, channels_last=channels_last, tile=tile, tta=tta)
     if tile_overlap is not None:
         infer["tile_overlap"] = tile_overlap
     post = dict(threshold=threshold, min_region_ratio=min_region_ratio, connectivity=connectivity,
                 postprocess=postprocess)
     if n == 2 or strategy == "sequential":
-        res = fuse_pair(model, imgs[0], imgs[1], **infer, **post)
+        res = fuse_pair(model, imgs[0], imgs[1], **infer, **post, soft=soft)
         depth = np.where(res.decision_map > 0.5, 0, 1).astype(np.int32)
         if n == 2:
             res.depth_map = depth
