@@ -246,6 +246,16 @@ def _png_add_metadata(path: Path, *, exif: bytes | None, icc_profile: bytes | No
     path.write_bytes(raw[:ihdr_end] + extra + raw[ihdr_end:])
 
 
+def publish(tmp: str | os.PathLike, final: str | os.PathLike) -> None:
+    """Move a finished temporary file into place atomically, with a normal file's permissions.
+
+    ``tempfile.mkstemp`` creates files readable by the owner only (0600); outputs should get what
+    ``open()`` would give them (0666 minus the process umask).
+    """
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(tmp, 0o666 & ~mask)
+    os.replace(tmp, final)
 def write_image(
     path: str | os.PathLike[str],
     img: np.ndarray,
@@ -326,7 +336,7 @@ def write_image(
                 kwargs["quality"] = jpeg_quality
             fmt = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF"}[suffix]
             im.save(tmp, format=fmt, **kwargs)
-        os.replace(tmp, p)
+        publish(tmp, p)
     except MfifError:
         raise
     except Exception as exc:

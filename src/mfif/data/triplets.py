@@ -26,6 +26,7 @@ import numpy as np
 from mfif.data.pack import PackSource, mask_to_png_bytes
 from mfif.data.recovery import recover_mask, voc_label_to_mask
 from mfif.errors import MfifError
+from mfif.io import publish
 
 TRIPLET_DIRS = ("groundtruth", "sourceA", "sourceB")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp")
@@ -102,7 +103,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-        os.replace(tmp, path)
+        publish(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)

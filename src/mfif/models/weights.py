@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from mfif.errors import MfifError
+from mfif.io import publish
 from mfif.models.generator import Generator, GeneratorConfig
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
@@ -187,7 +188,7 @@ def save_generator(
         os.close(fd)
         try:
             save_file(shard, tmp, metadata=meta)
-            os.replace(tmp, out)
+            publish(tmp, out)
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)

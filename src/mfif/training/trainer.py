@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from mfif.errors import MfifError
+from mfif.io import publish
 from mfif.models.critic import Critic
 from mfif.models.generator import Generator
 from mfif.training import checkpoint as ck
@@ -98,7 +99,7 @@ def _atomic_write_text(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(prefix=".mfif-", dir=path.parent)
     with os.fdopen(fd, "w") as fh:
         fh.write(text)
-    os.replace(tmp, path)
+    publish(tmp, path)
 
 
 class Trainer:
