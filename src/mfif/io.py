@@ -247,15 +247,32 @@ def _png_add_metadata(path: Path, *, exif: bytes | None, icc_profile: bytes | No
 
 
 def publish(tmp: str | os.PathLike, final: str | os.PathLike) -> None:
-    """Move a finished temporary file into place atomically, with a normal file's permissions.
+    """Move a finished temporary file or folder into place atomically, with normal permissions.
 
-    ``tempfile.mkstemp`` creates files readable by the owner only (0600); outputs should get what
-    ``open()`` would give them (0666 minus the process umask).
+    ``tempfile.mkstemp`` / ``mkdtemp`` create entries for the owner only (0600 / 0700); outputs get
+    what ``open()`` / ``mkdir()`` would give them (0666 / 0777 minus the process umask).
     """
     mask = os.umask(0)
     os.umask(mask)
-    os.chmod(tmp, 0o666 & ~mask)
+    os.chmod(tmp, (0o777 if os.path.isdir(tmp) else 0o666) & ~mask)
     os.replace(tmp, final)
+
+
+def write_atomic(path: str | os.PathLike, data: bytes | str) -> None:
+    """Write ``data`` (text is UTF-8, newlines as given) to ``path`` via a temporary file in the same
+    folder and :func:`publish`, so readers never see a half-written file."""
+    p = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data.encode("utf-8") if isinstance(data, str) else data)
+        publish(tmp, p)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
 def write_image(
     path: str | os.PathLike[str],
     img: np.ndarray,

@@ -144,6 +144,8 @@ def test_tta_and_soft_options(tmp_path, pair_files, tiny_weights, capsys):
         out = tmp_path / f"o{len(extra)}{extra[-1].strip('-')}.png"
         code, _, err = run([*base, "-o", out, *extra], capsys)
         assert code == 0 and out.exists(), (extra, err)
+    code, _, err = run([*base, "-o", tmp_path / "t.png", "--tta", "16", "--tile", "32"], capsys)
+    assert code == 2 and "--tile" in err and not (tmp_path / "t.png").exists()
     code, _, err = run([*base, "-o", tmp_path / "x.png", "--soft", "--soft-boundary", "1"], capsys)
     assert code == 2 and "alternatives" in err and not (tmp_path / "x.png").exists()
     code, _, err = run(["fuse", *pair_files, "-o", tmp_path / "g.png", "--method", "gff", "--soft"], capsys)

@@ -277,13 +277,15 @@ def _save(fig, path: str | Path, plt) -> Path:  # noqa: ANN001
     import os
     import tempfile
 
+    from mfif.io import publish
+
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.stem}.", suffix=".png")
     os.close(fd)
     try:
         fig.savefig(tmp, dpi=110, format="png")
-        os.replace(tmp, p)
+        publish(tmp, p)
     finally:
         plt.close(fig)
         if os.path.exists(tmp):

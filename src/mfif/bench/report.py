@@ -6,7 +6,6 @@ import datetime as _dt
 import math
 import os
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -17,6 +16,7 @@ from mfif.bench.figures import auto_crop, grow_shrink_scores, plot_fig6, plot_fi
 from mfif.bench.pairs import Dataset
 from mfif.bench.runner import BenchConfig, cpu_name, output_path, read_csv, write_csv
 from mfif.bench.tables import mean_scores, metric_directions, rank_methods, table1_markdown, table2_markdown
+from mfif.io import write_atomic
 
 __all__ = ["ReportOptions", "make_report", "write_text"]
 
@@ -55,10 +55,7 @@ class ReportOptions:
 def write_text(path: Path, text: str) -> None:
     """Write text atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+    write_atomic(path, text)
 
 
 def replace_section(doc: Path, text: str, *, start: str, end: str) -> None:

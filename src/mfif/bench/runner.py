@@ -14,10 +14,10 @@ so an interrupted bench resumes where it stopped.
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
 import platform
-import tempfile
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -29,6 +29,7 @@ import numpy as np
 from mfif.bench.formats import jpeg_roundtrip, jpeg_settings
 from mfif.bench.pairs import Dataset, Pair, Published
 from mfif.errors import MfifError
+from mfif.io import write_atomic
 
 __all__ = [
     "BenchConfig",
@@ -112,18 +113,12 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 def write_csv(path: Path, rows: Iterable[Mapping[str, object]], fields: Sequence[str]) -> None:
     """Write rows atomically (temporary file in the same folder, then rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="") as fh:
-            w = csv.DictWriter(fh, fieldnames=list(fields), extrasaction="ignore")
-            w.writeheader()
-            for r in rows:
-                w.writerow({k: _cell(v) for k, v in r.items()})
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    buf = io.StringIO(newline="")
+    w = csv.DictWriter(buf, fieldnames=list(fields), extrasaction="ignore")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: _cell(v) for k, v in r.items()})
+    write_atomic(path, buf.getvalue())
 
 
 def _cell(v: object) -> object:

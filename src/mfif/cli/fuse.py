@@ -65,6 +65,8 @@ def fusion_kwargs(args: argparse.Namespace) -> dict:
         if args.amp:
             kw["amp"] = True
         if getattr(args, "tta", None):
+            if args.tile and args.tta > 1:
+                raise MfifError("--tta is not combined with --tile: give one of them")
             kw["tta"] = args.tta
         if getattr(args, "soft", False):
             if getattr(args, "soft_boundary", None):

@@ -21,14 +21,12 @@ import csv
 import io
 import json
 import math
-import os
 import sys
-import tempfile
 import warnings
 from pathlib import Path
 
 from mfif.errors import MfifError
-from mfif.io import publish
+from mfif.io import write_atomic
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # noqa: SLF001
@@ -105,15 +103,7 @@ def _atomic_write_text(path: Path, text: str) -> None:
     path = path.resolve()
     if not path.parent.is_dir():
         raise MfifError(f"--output: folder {path.parent} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="") as fh:
-            fh.write(text)
-        publish(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_atomic(path, text)
 
 
 def _run_folder(args: argparse.Namespace, names: list[str] | None) -> int:

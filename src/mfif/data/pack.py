@@ -30,6 +30,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from mfif.errors import MfifError
+from mfif.io import publish
 
 FORMAT = "mfif-pack"
 VERSION = 1
@@ -261,10 +262,10 @@ def write_pack(
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
             os.replace(out, old / "x")
-            os.replace(tmp, out)
+            publish(tmp, out)
             shutil.rmtree(old, ignore_errors=True)
         else:
-            os.replace(tmp, out)
+            publish(tmp, out)
         return manifest
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -26,7 +26,7 @@ import numpy as np
 from mfif.data.pack import PackSource, mask_to_png_bytes
 from mfif.data.recovery import recover_mask, voc_label_to_mask
 from mfif.errors import MfifError
-from mfif.io import publish
+from mfif.io import write_atomic
 
 TRIPLET_DIRS = ("groundtruth", "sourceA", "sourceB")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp")
@@ -98,18 +98,6 @@ def _recover_one(args: tuple[str, Path, Path, Path, dict[str, Any]]) -> dict[str
     }
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        publish(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def recover_dir(
     triplet_dir: str | os.PathLike[str],
     out_dir: str | os.PathLike[str],
@@ -151,7 +139,7 @@ def recover_dir(
             skipped.append({"id": r["id"], "reason": r["error"]})
             continue
         png = r.pop("png")
-        _atomic_write(out / "masks" / f"{r['id']}.png", png)
+        write_atomic(out / "masks" / f"{r['id']}.png", png)
         r["mask"] = f"masks/{r['id']}.png"
         items.append(r)
     doc = {
@@ -163,7 +151,7 @@ def recover_dir(
         "items": items,
         "skipped": skipped,
     }
-    _atomic_write(out / RECOVERY_JSON, json.dumps(doc, indent=1).encode())
+    write_atomic(out / RECOVERY_JSON, json.dumps(doc, indent=1).encode())
     return doc
 
 

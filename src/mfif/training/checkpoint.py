@@ -25,6 +25,7 @@ from typing import Any
 import torch
 
 from mfif.errors import MfifError
+from mfif.io import publish
 
 FORMAT = "mfif-train-ckpt-v1"
 STATE_TENSORS = "state.safetensors"
@@ -70,7 +71,7 @@ def _swap_in(tmp: Path, target: Path) -> None:
         if old.exists():
             shutil.rmtree(old)
         os.replace(target, old)
-    os.replace(tmp, target)
+    publish(tmp, target)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
 

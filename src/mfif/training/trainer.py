@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from mfif.errors import MfifError
-from mfif.io import publish
+from mfif.io import write_atomic
 from mfif.models.critic import Critic
 from mfif.models.generator import Generator
 from mfif.training import checkpoint as ck
@@ -93,13 +93,6 @@ class _StepBatches(torch.utils.data.Sampler):
 
 def _autocast(device: torch.device, enabled: bool):  # noqa: ANN202
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled)
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".mfif-", dir=path.parent)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    publish(tmp, path)
 
 
 class Trainer:
@@ -534,7 +527,7 @@ class Trainer:
         w.writeheader()
         for r in rows:
             w.writerow({k: r.get(k, "") for k in LOG_COLUMNS})
-        _atomic_write_text(path, buf.getvalue())
+        write_atomic(path, buf.getvalue())
         fh = open(path, "a", newline="")
         return fh, csv.DictWriter(fh, LOG_COLUMNS)
 
@@ -558,7 +551,7 @@ class Trainer:
                 dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
         if main:
             self.out.mkdir(parents=True, exist_ok=True)
-            _atomic_write_text(self.out / "config.yaml", dump_yaml(cfg))
+            write_atomic(self.out / "config.yaml", dump_yaml(cfg))
             fh, writer = self._open_log()
         loader = torch.utils.data.DataLoader(
             self.train_set, batch_sampler=_StepBatches(self.plan, self.step, stop), num_workers=cfg.workers,
@@ -606,7 +599,7 @@ class Trainer:
                     last_val = vm
                     row.update({f"val_{k}": f"{v:.6g}" for k, v in vm.items()})
                     if not ref_logged:
-                        _atomic_write_text(self.out / "val_reference.json", json.dumps(
+                        write_atomic(self.out / "val_reference.json", json.dumps(
                             {"ref_psnr": vm["ref_psnr"], "ref_psnr_band": vm["ref_psnr_band"],
                              "note": "fused PSNR of the hard pick with the TRUE mask (ceiling of a hard pick)"},
                             indent=1))
