@@ -133,7 +133,6 @@ def make_report(cfg: BenchConfig, result: Mapping[str, list], opts: ReportOption
     dirs = metric_directions(metrics)
     scores = list(result["scores"])
     runs = list(result["runs"])
-    items: list[tuple[str, Path]] = []  # (markdown fragment, path of linked file) in order
     md: list[str] = []
     md.append("# Benchmark results\n")
     md.append(f"Generated {_dt.datetime.now(_dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} by `mfif bench`"
@@ -149,7 +148,6 @@ def make_report(cfg: BenchConfig, result: Mapping[str, list], opts: ReportOption
                                         "direction": dirs[m], "value": r.get(m, "")}
                                        for r in scores for m in metrics), long_fields)
     figs = out / "figures"
-    links: list[Path] = []
 
     # ---- Table 1
     md.append("\n## Table 1: fusion quality\n")

@@ -23,9 +23,10 @@ def add_fusion_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-postprocess", action="store_true", help="skip small-region removal (paper ablation)")
     p.add_argument("--min-region-ratio", type=float, default=None, help="small-region threshold as a fraction of H·W (paper 0.001)")
     p.add_argument("--amp", action="store_true", help="bf16 autocast (CUDA)")
-    p.add_argument("--tta", type=int, nargs="?", const=4, default=None, choices=[1, 4, 16], metavar="N",
+    p.add_argument("--tta", type=int, nargs="?", const=4, default=None, choices=[1, 2, 4, 16], metavar="N",
                    help="test-time augmentation (learned methods): average the focus maps of the 4 flipped "
-                        "copies (--tta or --tta 4; 4x compute) or of the flips of 4 shifted copies (--tta 16)")
+                        "copies (--tta or --tta 4; 4x compute), of the image and its 180-degree rotation "
+                        "(--tta 2) or of the flips of 4 shifted copies (--tta 16)")
     p.add_argument("--soft", action="store_true",
                    help="compose with soft weights clip(2·(map − 0.7) + 0.5) instead of the hard pick "
                         "(learned methods; see docs/results.md)")

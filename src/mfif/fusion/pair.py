@@ -60,7 +60,8 @@ def _is_channels_last(model: torch.nn.Module) -> bool:
 
 
 def tta_copies(tta: bool | int) -> int:
-    """Number of network passes of a ``tta`` setting: False/0/1 → 1, True/4 → 4 flips, 16 → flips × shifts.
+    """Number of network passes of a ``tta`` setting: False/0/1 → 1, 2 → the image and its 180° rotation,
+    True/4 → the 4 flips, 16 → flips × shifts.
 
     Raises:
         MfifError: any other value.
@@ -69,9 +70,9 @@ def tta_copies(tta: bool | int) -> int:
         return 4
     if tta is False or tta is None:
         return 1
-    if isinstance(tta, (int, np.integer)) and int(tta) in (0, 1, 4, 16):
+    if isinstance(tta, (int, np.integer)) and int(tta) in (0, 1, 2, 4, 16):
         return max(1, int(tta))
-    raise MfifError(f"tta must be False, True, 1, 4 or 16, got {tta!r}")
+    raise MfifError(f"tta must be False, True, 1, 2, 4 or 16, got {tta!r}")
 
 
 @torch.inference_mode()
@@ -86,8 +87,9 @@ def predict_focus_map_tensor(
 ) -> torch.Tensor:
     """Network focus map for N×3×H×W sources in [0, 1] (any H, W) → N×1×H×W float32 in [0, 1].
 
-    ``tta``: test-time augmentation, see :func:`tta_copies`: False / 1 = none, True / 4 = average over
-    the four horizontal/vertical flips, 16 = the four flips of the sources shifted by (0 or 2, 0 or 2) px.
+    ``tta``: test-time augmentation, see :func:`tta_copies`: False / 1 = none, 2 = average with the
+    180°-rotated copy (both axes flipped), True / 4 = average over the four horizontal/vertical flips,
+    16 = the four flips of the sources shifted by (0 or 2, 0 or 2) px.
     """
     n_copies = tta_copies(tta)
     if n_copies == 16:
@@ -117,9 +119,9 @@ def predict_focus_map_tensor(
         else contextlib.nullcontext()
     )
     with ctx:
-        if n_copies == 4:
-            # flips are exact symmetries of the task: average the maps of the 4 flipped copies
-            flips = [(), (3,), (2,), (2, 3)]
+        if n_copies in (2, 4):
+            # flips are exact symmetries of the task: average the maps of the flipped copies
+            flips = [(), (2, 3)] if n_copies == 2 else [(), (3,), (2,), (2, 3)]
             ms = []
             for dims in flips:
                 fa = a.flip(dims) if dims else a
