@@ -1,8 +1,8 @@
 """Seconds per 520×520 pair for the MFIF-GAN generator (network alone and end to end).
 
 Usage:
-    python benchmarks/infer_speed.py [--device cpu|cuda] [--config paper|lite|lite-refine] [--repeats N]
-        [--amp] [--channels-last] [--compile] [--threads N]
+    python benchmarks/infer_speed.py [--device cpu|cuda] [--config paper|lite|lite-gray|lite-refine]
+        [--repeats N] [--amp] [--channels-last] [--compile] [--threads N] [--tta N] [--optimize]
 
 End to end = numpy sources → tensor → network → map → threshold + small-region removal → fused image.
 Random weights (speed does not depend on the values). Prints one Markdown row per setting, with the
@@ -23,7 +23,8 @@ from mfif.models import Generator, GeneratorConfig
 
 CONFIGS = {
     "paper": GeneratorConfig(),
-    "lite": GeneratorConfig(width=8, n_blocks=3),
+    "lite": GeneratorConfig(width=8, n_blocks=3),  # shipped: six colour-channel branch calls
+    "lite-gray": GeneratorConfig(width=8, n_blocks=3, input_mode="gray"),  # v5 (not shipped): two luma branches
     "lite-refine": GeneratorConfig(width=8, n_blocks=3, refine_width=16, refine_layers=4),
 }
 
@@ -39,6 +40,7 @@ def main() -> None:
     ap.add_argument("--channels-last", action="store_true")
     ap.add_argument("--compile", action="store_true")
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--tta", type=int, default=1, choices=[1, 2, 4, 16], help="test-time augmentation copies")
     ap.add_argument("--optimize", action="store_true",
                     help="also time the shipped inference path (BN folded + channels-last) in the same run")
     args = ap.parse_args()
@@ -73,22 +75,23 @@ def run_one(args, dev, vname, net) -> None:  # noqa: ANN001
             torch.cuda.synchronize()
 
     # warm-up
-    predict_focus_map_tensor(net, ta, tb, amp=args.amp, channels_last=None)
+    predict_focus_map_tensor(net, ta, tb, amp=args.amp, channels_last=None, tta=args.tta)
     sync()
     t_net = []
     for _ in range(args.repeats):
         t0 = time.perf_counter()
-        predict_focus_map_tensor(net, ta, tb, amp=args.amp, channels_last=None)
+        predict_focus_map_tensor(net, ta, tb, amp=args.amp, channels_last=None, tta=args.tta)
         sync()
         t_net.append(time.perf_counter() - t0)
     t_e2e = []
     for _ in range(args.repeats):
         t0 = time.perf_counter()
-        fuse_pair(net, a, b, device=dev, amp=args.amp)
+        fuse_pair(net, a, b, device=dev, amp=args.amp, tta=args.tta)
         sync()
         t_e2e.append(time.perf_counter() - t0)
     hw = torch.cuda.get_device_name(dev) if dev.type == "cuda" else cpu_name()
-    opts = "+".join(o for o, on in (("bf16", args.amp), ("channels_last", args.channels_last), ("compile", args.compile)) if on) or "fp32"
+    opts = "+".join(o for o, on in (("bf16", args.amp), ("channels_last", args.channels_last), ("compile", args.compile),
+                                     (f"tta{args.tta}", args.tta > 1)) if on) or "fp32"
     print(f"| {args.config} | {hw} | {vname} | {opts} | {np.median(t_net):.4f} | {np.median(t_e2e):.4f} |")
 
 

@@ -464,3 +464,43 @@ def test_init_weights_fine_tunes_with_a_new_refine_head(tmp_path, source):
     assert not (tmp_path / "bad").exists()
     with pytest.raises(MfifError, match="refine_layers"):
         load_config(ROOT / "configs" / "tiny.yaml", ["refine_layers=1"])
+
+
+def test_noise_augmentation_perturbs_inputs_only(tmp_path, source):
+    """noise=[lo, hi]: per-sample std in the range, independent noise on A and B, clipped to [0, 1],
+    reproducible per (seed, step); the image loss composes the clean sources; off = inputs unchanged."""
+    from mfif.training.config import load_config
+
+    base = ["device=cpu", "val_count=0", "gan=none", "image_weight=5"]
+    cfg = load_config(ROOT / "configs" / "tiny.yaml", [*base, "noise=[0.02, 0.05]"])
+    assert cfg.noise_range() == (0.02, 0.05)
+    tr = Trainer(cfg, tmp_path / "run", source=source, log=lambda s: None)
+    a, b, _, _ = tr._prepare(_batch(tr, 0))
+    na, nb = tr.add_noise(a, b)
+    assert na.min() >= 0 and na.max() <= 1
+    inner = (a > 0.2) & (a < 0.8) & (b > 0.2) & (b < 0.8)  # where clipping cannot act
+    da, db = (na - a)[inner], (nb - b)[inner]
+    assert 0.015 < float(da.std()) < 0.06 and 0.015 < float(db.std()) < 0.06
+    assert abs(float(torch.corrcoef(torch.stack([da, db]))[0, 1])) < 0.2  # independent for A and B
+    na2, _ = tr.add_noise(a, b)
+    assert torch.equal(na, na2)  # same (seed, step) → same noise
+    tr.step += 1
+    assert not torch.equal(na, tr.add_noise(a, b)[0])
+    # the generator step sees the noisy inputs but the image loss uses the clean sources
+    seen = {}
+    real = tr.generator_step
+
+    def spy(x, y, target, **kw):
+        seen["inputs"], seen["clean"] = (x, y), kw.get("clean")
+        return real(x, y, target, **kw)
+
+    tr.generator_step = spy
+    tr.step = 0
+    tr.iteration(_batch(tr, 0))
+    assert torch.equal(seen["inputs"][0], na) and torch.equal(seen["clean"][0], a)
+    off = Trainer(load_config(ROOT / "configs" / "tiny.yaml", base), tmp_path / "off", source=source, log=lambda s: None)
+    a0, b0, _, _ = off._prepare(_batch(off, 0))
+    assert off.add_noise(a0, b0)[0] is a0
+    for bad in ("noise=-0.1", "noise=[0.05, 0.01]", "noise=[0, 2]"):
+        with pytest.raises(MfifError, match="noise"):
+            load_config(ROOT / "configs" / "tiny.yaml", [bad])

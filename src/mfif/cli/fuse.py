@@ -25,7 +25,7 @@ def add_fusion_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--amp", action="store_true", help="bf16 autocast (CUDA)")
     p.add_argument("--tta", type=int, nargs="?", const=4, default=None, choices=[1, 2, 4, 16], metavar="N",
                    help="test-time augmentation (learned methods): average the focus maps of the 4 flipped "
-                        "copies (--tta or --tta 4; 4x compute), of the image and its 180-degree rotation "
+                        "copies (--tta or --tta 4; 4x compute), of the image and its mirror image "
                         "(--tta 2) or of the flips of 4 shifted copies (--tta 16)")
     p.add_argument("--soft", action="store_true",
                    help="compose with soft weights clip(2·(map − 0.7) + 0.5) instead of the hard pick "

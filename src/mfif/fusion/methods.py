@@ -93,6 +93,8 @@ def default_method() -> str:
 # Named inference variants of the lite model, so leaderboards rank them separately: (name, description,
 # default options). Every option can still be overridden by the caller.
 LITE_VARIANTS: tuple[tuple[str, str, dict[str, Any]], ...] = (
+    ("mfif-gan-lite-tta2", "MFIF-GAN-lite with mirror test-time augmentation (maps of the image and its left-right "
+     "mirror averaged; 2x compute)", {"tta": 2}),
     ("mfif-gan-lite-tta", "MFIF-GAN-lite with flip test-time augmentation (maps of 4 flipped copies averaged; 4x compute)",
      {"tta": True}),
     ("mfif-gan-lite-soft", "MFIF-GAN-lite composed with soft weights clip(2(m-0.7)+0.5) instead of the hard pick "

@@ -59,8 +59,12 @@ def _is_channels_last(model: torch.nn.Module) -> bool:
     return False
 
 
+# flipped dims of each TTA copy (N×C×H×W: 2 = rows, 3 = columns)
+TTA_FLIPS: dict[int, list[tuple[int, ...]]] = {2: [(), (3,)], 4: [(), (3,), (2,), (2, 3)]}
+
+
 def tta_copies(tta: bool | int) -> int:
-    """Number of network passes of a ``tta`` setting: False/0/1 → 1, 2 → the image and its 180° rotation,
+    """Number of network passes of a ``tta`` setting: False/0/1 → 1, 2 → the image and its mirror image,
     True/4 → the 4 flips, 16 → flips × shifts.
 
     Raises:
@@ -88,8 +92,9 @@ def predict_focus_map_tensor(
     """Network focus map for N×3×H×W sources in [0, 1] (any H, W) → N×1×H×W float32 in [0, 1].
 
     ``tta``: test-time augmentation, see :func:`tta_copies`: False / 1 = none, 2 = average with the
-    180°-rotated copy (both axes flipped), True / 4 = average over the four horizontal/vertical flips,
-    16 = the four flips of the sources shifted by (0 or 2, 0 or 2) px.
+    left-right mirrored copy (chosen over the 180° rotation on training-split pairs), True / 4 = average
+    over the four horizontal/vertical flips, 16 = the four flips of the sources shifted by (0 or 2, 0 or
+    2) px.
     """
     n_copies = tta_copies(tta)
     if n_copies == 16:
@@ -121,7 +126,7 @@ def predict_focus_map_tensor(
     with ctx:
         if n_copies in (2, 4):
             # flips are exact symmetries of the task: average the maps of the flipped copies
-            flips = [(), (2, 3)] if n_copies == 2 else [(), (3,), (2,), (2, 3)]
+            flips = TTA_FLIPS[n_copies]
             ms = []
             for dims in flips:
                 fa = a.flip(dims) if dims else a

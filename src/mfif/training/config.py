@@ -64,7 +64,10 @@ class TrainConfig:
             nothing; the map loss keeps the map binary. Uses the same boundary weights when on.
     Data (a pack from ``mfif data``; its "val" split is used for validation):
         pack, crop, synthesis ("alpha" | "conventional"), sigma (a number or [lo, hi], drawn per
-        sample), literal (paper's literal eqs. 10-11), augment, workers, gpu_synthesis ("auto" = on
+        sample), literal (paper's literal eqs. 10-11), augment, noise (sensor-noise augmentation of
+        the network's inputs: a standard deviation or [lo, hi] drawn per sample, independent Gaussian
+        noise on A and B, 0 = off, the paper; the image loss composes the clean sources), workers,
+        gpu_synthesis ("auto" = on
         CUDA), val_count (max validation images), val_crop (centre crop), val_sigma (None = mean of
         sigma), val_batch.
     Optimisation:
@@ -115,6 +118,7 @@ class TrainConfig:
     sigma: Any = 1.0
     literal: bool = False
     augment: bool = True
+    noise: Any = 0.0
     workers: int = 2
     gpu_synthesis: Any = "auto"
     val_count: int = 64
@@ -176,6 +180,12 @@ class TrainConfig:
             return float(s[0]), float(s[1])
         return float(s), float(s)
 
+    def noise_range(self) -> tuple[float, float]:
+        s = self.noise
+        if isinstance(s, (list, tuple)):
+            return float(s[0]), float(s[1])
+        return float(s), float(s)
+
     def decay_start_step(self) -> int:
         d = float(self.decay_start)
         return int(round(d * self.steps)) if d <= 1 else int(d)
@@ -220,6 +230,9 @@ class TrainConfig:
         lo, hi = self.sigma_range()
         if not (0 <= lo <= hi and math.isfinite(hi)):
             raise MfifError(f"config sigma: expected a number >= 0 or [lo, hi] with 0 <= lo <= hi, got {self.sigma}")
+        lo, hi = self.noise_range()
+        if not (0 <= lo <= hi <= 1):
+            raise MfifError(f"config noise: expected a number in [0, 1] or [lo, hi] with 0 <= lo <= hi <= 1, got {self.noise}")
         if self.max_minutes is not None and not self.max_minutes > 0:
             raise MfifError(f"config max_minutes: must be > 0, got {self.max_minutes}")
         if self.decay_start < 0:
@@ -271,18 +284,18 @@ def _coerce_value(key: str, v: Any) -> Any:
     except (TypeError, ValueError):
         raise MfifError(f"config {key}: expected {t}, got {v!r}") from None
     # Any-typed fields
-    if key == "sigma":
+    if key in ("sigma", "noise"):
         if isinstance(v, (list, tuple)):
             if len(v) != 2:
-                raise MfifError(f"config sigma: expected a number or [lo, hi], got {v!r}")
+                raise MfifError(f"config {key}: expected a number or [lo, hi], got {v!r}")
             try:
                 return [float(v[0]), float(v[1])]
             except (TypeError, ValueError):
-                raise MfifError(f"config sigma: expected numbers, got {v!r}") from None
+                raise MfifError(f"config {key}: expected numbers, got {v!r}") from None
         try:
             return float(v)
         except (TypeError, ValueError):
-            raise MfifError(f"config sigma: expected a number or [lo, hi], got {v!r}") from None
+            raise MfifError(f"config {key}: expected a number or [lo, hi], got {v!r}") from None
     if key in ("amp", "channels_last", "gpu_synthesis"):
         if isinstance(v, str) and v.lower() == "auto":
             return "auto"

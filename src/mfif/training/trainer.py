@@ -363,6 +363,24 @@ class Trainer:
             b = b.contiguous(memory_format=torch.channels_last)
         return a, b, mask, truth
 
+    def add_noise(self, a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Sensor-noise augmentation of the network's inputs (config ``noise``; off = returned as is).
+
+        Each sample gets a standard deviation drawn uniformly from the ``noise`` range, and A and B get
+        independent Gaussian noise of that size per pixel and channel, clipped to [0, 1]. The draws depend
+        only on (seed, step), so a resumed run continues with the same noise.
+        """
+        lo, hi = self.cfg.noise_range()
+        if hi <= 0:
+            return a, b
+        g = torch.Generator(device=a.device)
+        g.manual_seed(int(self.cfg.seed) * 1_000_003 + self.step)
+        n = a.shape[0]
+        std = lo + (hi - lo) * torch.rand((n, 1, 1, 1), generator=g, device=a.device, dtype=a.dtype)
+        na = (a + std * torch.randn(a.shape, generator=g, device=a.device, dtype=a.dtype)).clamp_(0, 1)
+        nb = (b + std * torch.randn(b.shape, generator=g, device=b.device, dtype=b.dtype)).clamp_(0, 1)
+        return na, nb
+
     def target_of(self, mask: torch.Tensor) -> torch.Tensor:
         return mask * 2.0 - 1.0 if self.cfg.target_range == "pm1" else mask
 
@@ -404,10 +422,11 @@ class Trainer:
 
     def generator_step(
         self, a: torch.Tensor, b: torch.Tensor, target: torch.Tensor, *, adversarial: bool = True,
-        truth: torch.Tensor | None = None,
+        truth: torch.Tensor | None = None, clean: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> dict[str, float]:
         """One generator update (+ EMA); returns its loss terms. ``adversarial=False``: L1/BCE only.
-        ``truth`` (the all-in-focus image) is needed when ``image_weight`` > 0."""
+        ``truth`` (the all-in-focus image) is needed when ``image_weight`` > 0. ``clean``: the
+        noise-free (A, B) when ``a``/``b`` carry augmentation noise; the image loss composes those."""
         cfg = self.cfg
         with _autocast(self.device, self.amp):
             logits = self.G_run(a, b, logits=True)
@@ -421,7 +440,8 @@ class Trainer:
         if cfg.image_weight > 0:
             if truth is None:
                 raise ValueError("image_weight > 0 needs the truth image")
-            img = image_reconstruction(torch.sigmoid(logits.float()), a, b, truth, wmap)
+            ca, cb = clean if clean is not None else (a, b)
+            img = image_reconstruction(torch.sigmoid(logits.float()), ca, cb, truth, wmap)
             loss = loss + cfg.image_weight * img
         adv = torch.zeros((), device=self.device)
         use_d = self.D is not None and adversarial
@@ -468,14 +488,16 @@ class Trainer:
         """One iteration at ``self.step``: critic step, and a generator step when due."""
         a, b, mask, truth = self._prepare(batch)
         target = self.target_of(mask)
+        na, nb = self.add_noise(a, b)
         self.G.train()
         out: dict[str, float] = {}
         warm = self.step < self.cfg.warmup_steps
         if self.D is not None and not warm:
             self.D.train()
-            out.update(self.critic_step(a, b, target))
+            out.update(self.critic_step(na, nb, target))
         if warm or self.D is None or (self.step + 1) % self.cfg.n_critic == 0:
-            out.update(self.generator_step(a, b, target, adversarial=not warm, truth=truth))
+            out.update(self.generator_step(na, nb, target, adversarial=not warm, truth=truth,
+                                           clean=None if na is a else (a, b)))
         self.step += 1
         return out
 
