@@ -22,7 +22,8 @@ def add_fusion_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tile-overlap", type=int, default=None, help="context pixels around each tile")
     p.add_argument("--no-postprocess", action="store_true", help="skip small-region removal (paper ablation)")
     p.add_argument("--min-region-ratio", type=float, default=None, help="small-region threshold as a fraction of H·W (paper 0.001)")
-    p.add_argument("--amp", action="store_true", help="bf16 autocast (CUDA)")
+    p.add_argument("--amp", action="store_true", help="bf16 autocast (CUDA; also CPUs with native bf16 such as AVX512-BF16/AMX, where "
+                        "mfif-gan-lite runs about 2x faster at the same quality, docs/speed.md)")
     p.add_argument("--tta", type=int, nargs="?", const=4, default=None, choices=[1, 2, 4, 16], metavar="N",
                    help="test-time augmentation (learned methods): average the focus maps of the 4 flipped "
                         "copies (--tta or --tta 4; 4x compute), of the image and its mirror image "
