@@ -5,20 +5,18 @@ Usage:
 
 The bench report ranks every listed method together (published outputs included), and an average rank
 depends on the field. This recomputes it for a subset, the same way as the report (means over the pairs
-all chosen methods have, one rank per metric with ties sharing the better rank, the metrics' directions):
+all chosen methods have, ``mfif.bench.tables.mean_scores`` and ``rank_methods``):
 given the report's full field it reproduces the report's numbers. Our outputs are read as lossless
 (``png`` rows), published ones as delivered.
 """
 
 from __future__ import annotations
 
-import csv
 import sys
-from collections import defaultdict
+from pathlib import Path
 
-import numpy as np
-
-from mfif.bench.report import metric_directions
+from mfif.bench.runner import read_csv
+from mfif.bench.tables import mean_scores, metric_directions, rank_methods
 from mfif.metrics import METRIC_NAMES
 
 
@@ -26,32 +24,22 @@ def main(argv: list[str]) -> int:
     if len(argv) != 3:
         print(__doc__.strip().splitlines()[2].strip(), file=sys.stderr)
         return 2
-    path, dataset, methods = argv[0], argv[1], argv[2].split(",")
-    rows = [r for r in csv.DictReader(open(path, newline="")) if r["dataset"] == dataset
-            and r["format"] in ("png", "as-delivered") and r["group"] == "main" and r["method"] in methods]
-    by: dict[str, dict[str, dict]] = defaultdict(dict)
-    for r in rows:
-        by[r["method"]][r["pair"]] = r
-    missing = [m for m in methods if m not in by]
+    path, dataset, methods = Path(argv[0]), argv[1], argv[2].split(",")
+    if not path.is_file():
+        print(f"rank_subset: {path}: no such scores file", file=sys.stderr)
+        return 2
+    rows = [r for r in read_csv(path) if r["dataset"] == dataset and r["format"] in ("png", "as-delivered")
+            and r["group"] == "main" and r["method"] in methods]
+    missing = sorted(set(methods) - {r["method"] for r in rows})
     if missing:
         print(f"rank_subset: no scores for {', '.join(missing)} on {dataset}", file=sys.stderr)
         return 2
-    common = set.intersection(*(set(v) for v in by.values()))
-    dirs = metric_directions(list(METRIC_NAMES))
-    means = {m: {k: float(np.mean([float(by[m][p][k]) for p in common])) for k in METRIC_NAMES} for m in methods}
-    ranks: dict[str, list[int]] = defaultdict(list)
-    for k in METRIC_NAMES:
-        d = dirs[k]
-
-        def badness(m: str, k: str = k, d: str = d) -> float:
-            v = means[m][k]
-            return -v if d == "higher" else v if d == "lower" else abs(v)
-
-        for m in methods:
-            ranks[m].append(1 + sum(badness(o) < badness(m) for o in methods))
-    print(f"{dataset}: {len(common)} pairs, {len(methods)} methods")
-    for m in sorted(methods, key=lambda m: np.mean(ranks[m])):
-        print(f"{m:28s} {np.mean(ranks[m]):.2f}")
+    metrics = list(METRIC_NAMES)
+    means, pairs = mean_scores(rows, metrics)
+    _, avg = rank_methods(means, metric_directions(metrics))
+    print(f"{dataset}: {len(pairs)} pairs, {len(methods)} methods")
+    for m in sorted(avg, key=avg.get):
+        print(f"{m:28s} {avg[m]:.2f}")
     return 0
 
 

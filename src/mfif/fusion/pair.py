@@ -161,8 +161,9 @@ def predict_focus_map(
         channels_last: Feed channels-last tensors (None = when the model's weights are).
         tile: Tile size for large images (None = whole image); see :mod:`mfif.fusion.tiling`.
         tile_overlap: Context pixels around each tile (None = the generator's receptive-field radius).
-        tta: Test-time augmentation (not combined with ``tile``): True / 4 = average the maps of the four
-            flipped copies, 16 = of the flips of four 2-px-shifted copies; see :func:`tta_copies`.
+        tta: Test-time augmentation (not combined with ``tile``): 2 = average the maps of the image and
+            its left-right mirror, True / 4 = of the four flipped copies, 16 = of the flips of four
+            2-px-shifted copies; see :func:`tta_copies`.
 
     Returns:
         float32 H×W in [0, 1], 1 = A in focus.

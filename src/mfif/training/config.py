@@ -175,16 +175,10 @@ class TrainConfig:
         )
 
     def sigma_range(self) -> tuple[float, float]:
-        s = self.sigma
-        if isinstance(s, (list, tuple)):
-            return float(s[0]), float(s[1])
-        return float(s), float(s)
+        return _range(self.sigma)
 
     def noise_range(self) -> tuple[float, float]:
-        s = self.noise
-        if isinstance(s, (list, tuple)):
-            return float(s[0]), float(s[1])
-        return float(s), float(s)
+        return _range(self.noise)
 
     def decay_start_step(self) -> int:
         d = float(self.decay_start)
@@ -257,6 +251,13 @@ def _to_bool(key: str, v: Any) -> bool:
     if isinstance(v, int) and v in (0, 1):
         return bool(v)
     raise MfifError(f"config {key}: expected true or false, got {v!r}")
+
+
+def _range(v: Any) -> tuple[float, float]:
+    """A number or ``[lo, hi]`` config value as ``(lo, hi)``."""
+    if isinstance(v, (list, tuple)):
+        return float(v[0]), float(v[1])
+    return float(v), float(v)
 
 
 def _coerce_value(key: str, v: Any) -> Any:
