@@ -150,3 +150,21 @@ def test_tta_and_soft_options(tmp_path, pair_files, tiny_weights, capsys):
     assert code == 2 and "alternatives" in err and not (tmp_path / "x.png").exists()
     code, _, err = run(["fuse", *pair_files, "-o", tmp_path / "g.png", "--method", "gff", "--soft"], capsys)
     assert code == 2 and "--soft" in err and not (tmp_path / "g.png").exists()
+
+
+def test_amp_option_default_auto_and_overrides(pair_files):
+    import argparse
+
+    from mfif.cli.fuse import add_fusion_options, fusion_kwargs
+    from mfif.errors import MfifError
+
+    p = argparse.ArgumentParser()
+    add_fusion_options(p)
+    base = ["--method", "mfif-gan"]
+    assert fusion_kwargs(p.parse_args(base))["amp"] == "auto"  # CLI default: bf16 where native
+    assert fusion_kwargs(p.parse_args([*base, "--amp"]))["amp"] is True
+    assert fusion_kwargs(p.parse_args([*base, "--no-amp"]))["amp"] is False
+    assert "amp" not in fusion_kwargs(p.parse_args(["--method", "gff"]))
+    for flag in ("--amp", "--no-amp"):
+        with pytest.raises(MfifError, match="learned methods"):
+            fusion_kwargs(p.parse_args(["--method", "gff", flag]))

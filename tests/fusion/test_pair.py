@@ -163,3 +163,45 @@ def test_tta_with_tile_is_refused_not_ignored():
     a = np.zeros((16, 16, 3), np.float32)
     with pytest.raises(MfifError, match="tile"):
         predict_focus_map(g, a, a, device="cpu", tile=8, tta=16)
+
+
+def test_cpu_native_bf16_detection_reads_the_cpu_flags():
+    from mfif.fusion.pair import cpu_has_native_bf16
+
+    onednn = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    # x86 without the bf16 extensions: AVX512 alone only emulates bf16 -> float32
+    assert cpu_has_native_bf16("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512bw avx512vl\n") is False
+    assert cpu_has_native_bf16("flags\t\t: fpu avx512f avx512_bf16\n") is onednn
+    assert cpu_has_native_bf16("flags\t\t: fpu amx_tile amx_bf16\n") is onednn
+    assert cpu_has_native_bf16("Features\t: fp asimd bf16 i8mm\n") is onednn  # aarch64 (Graviton 3, ...)
+    assert cpu_has_native_bf16("Features\t: fp asimd\n") is False
+    assert cpu_has_native_bf16("") is False
+    assert isinstance(cpu_has_native_bf16(), bool)  # this machine, whatever it has
+
+
+def test_resolve_amp_values():
+    import pytest
+
+    from mfif.errors import MfifError
+    from mfif.fusion.pair import cpu_has_native_bf16, resolve_amp
+
+    cpu = torch.device("cpu")
+    assert resolve_amp(True, cpu) is True and resolve_amp(False, cpu) is False
+    assert resolve_amp("auto", cpu) is cpu_has_native_bf16()
+    for bad in ("on", "bf16", 1, None):
+        with pytest.raises(MfifError, match="amp"):
+            resolve_amp(bad, cpu)
+
+
+def test_amp_auto_gives_the_float32_or_the_bf16_map():
+    from mfif.fusion.pair import resolve_amp
+
+    g = _tiny()
+    rng = np.random.default_rng(3)
+    a = rng.random((24, 20, 3), dtype=np.float32)
+    b = rng.random((24, 20, 3), dtype=np.float32)
+    m32 = predict_focus_map(g, a, b, device="cpu", amp=False)
+    m16 = predict_focus_map(g, a, b, device="cpu", amp=True)
+    auto = predict_focus_map(g, a, b, device="cpu", amp="auto")
+    assert m16.dtype == np.float32 and np.abs(m16 - m32).max() < 0.05  # bf16: ~3 significant digits
+    np.testing.assert_array_equal(auto, m16 if resolve_amp("auto", torch.device("cpu")) else m32)

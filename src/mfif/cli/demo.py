@@ -55,7 +55,10 @@ def _cmd(args: argparse.Namespace) -> int:
         print("mfif: note: no trained MFIF-GAN weights are installed; the demo uses the classical 'gff' method")
     a, b, truth, mask = demo_pair()
     t0 = time.perf_counter()
-    res = fuse([a, b], method=method, device=args.device)
+    from mfif.registry import get_method
+
+    opts = {"amp": "auto" if args.amp is None else args.amp} if get_method(method).needs_weights else {}
+    res = fuse([a, b], method=method, device=args.device, **opts)
     dt = time.perf_counter() - t0
     write_image(out / "source_a.png", a)
     write_image(out / "source_b.png", b)
@@ -80,4 +83,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="demo-out", help="output folder (created)")
     p.add_argument("--method", default=None, help="fusion method (default as in 'mfif fuse')")
     p.add_argument("--device", default="auto")
+    p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
+                   help="bf16 autocast for learned methods (default: where the hardware has native bf16, as in 'mfif fuse')")
     p.set_defaults(func=_cmd)

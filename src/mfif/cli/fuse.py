@@ -22,8 +22,10 @@ def add_fusion_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tile-overlap", type=int, default=None, help="context pixels around each tile")
     p.add_argument("--no-postprocess", action="store_true", help="skip small-region removal (paper ablation)")
     p.add_argument("--min-region-ratio", type=float, default=None, help="small-region threshold as a fraction of H·W (paper 0.001)")
-    p.add_argument("--amp", action="store_true", help="bf16 autocast (CUDA; also CPUs with native bf16 such as AVX512-BF16/AMX, where "
-                        "mfif-gan-lite runs about 2x faster at the same quality, docs/speed.md)")
+    p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
+                   help="bf16 autocast for learned methods; default: on for CUDA GPUs with bf16 and for CPUs with "
+                        "native bf16 (AVX512-BF16/AMX, Arm BF16), where mfif-gan-lite runs about 2x faster at the "
+                        "same quality (docs/speed.md), else off; --no-amp = float32 (the Python API's default)")
     p.add_argument("--tta", type=int, nargs="?", const=4, default=None, choices=[1, 2, 4, 16], metavar="N",
                    help="test-time augmentation (learned methods): average the focus maps of the 4 flipped "
                         "copies (--tta or --tta 4; 4x compute), of the image and its mirror image "
@@ -64,8 +66,7 @@ def fusion_kwargs(args: argparse.Namespace) -> dict:
             kw["postprocess"] = False
         if args.min_region_ratio is not None:
             kw["min_region_ratio"] = args.min_region_ratio
-        if args.amp:
-            kw["amp"] = True
+        kw["amp"] = "auto" if args.amp is None else args.amp
         if getattr(args, "tta", None):
             if args.tile and args.tta > 1:
                 raise MfifError("--tta is not combined with --tile: give one of them")
@@ -81,7 +82,7 @@ def fusion_kwargs(args: argparse.Namespace) -> dict:
                 raise MfifError(f"--soft-boundary must be >= 0, got {args.soft_boundary}")
             kw["soft_boundary"] = args.soft_boundary
     else:
-        for flag, val in (("--weights", args.weights), ("--tile", args.tile), ("--amp", args.amp or None),
+        for flag, val in (("--weights", args.weights), ("--tile", args.tile), ("--amp/--no-amp", args.amp),
                           ("--no-postprocess", args.no_postprocess or None), ("--min-region-ratio", args.min_region_ratio),
                           ("--soft-boundary", getattr(args, "soft_boundary", None)),
                           ("--tta", getattr(args, "tta", None)), ("--soft", getattr(args, "soft", False) or None)):

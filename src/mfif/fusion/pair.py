@@ -33,6 +33,55 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     return torch.device(device)
 
 
+def cpu_has_native_bf16(cpuinfo: str | None = None) -> bool:
+    """True when this CPU computes bf16 natively (x86 AVX512-BF16 or AMX-BF16, Arm BF16) and PyTorch's
+    oneDNN backend runs bf16 on it.
+
+    CPUs without these instructions emulate bf16, which is usually slower than float32, so
+    ``amp="auto"`` leaves them in float32. Only Linux's ``/proc/cpuinfo`` is read; elsewhere the
+    answer is False (give ``amp=True`` to force bf16).
+
+    Args:
+        cpuinfo: Text of ``/proc/cpuinfo`` (tests); None = read it.
+    """
+    if cpuinfo is None:
+        try:
+            with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+                cpuinfo = f.read()
+        except OSError:
+            return False
+    words: set[str] = set()
+    for line in cpuinfo.splitlines():
+        key, _, val = line.partition(":")
+        if key.strip().lower() in ("flags", "features"):
+            words.update(val.split())
+    native = bool(words & {"avx512_bf16", "amx_bf16", "bf16"})
+    if not native:
+        return False
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # builds without oneDNN
+        return False
+
+
+def resolve_amp(amp: bool | str, device: torch.device) -> bool:
+    """Whether to run under bf16 autocast: ``True`` / ``False`` as given; ``"auto"`` = on CUDA GPUs
+    with bf16 support and on CPUs with native bf16 (:func:`cpu_has_native_bf16`).
+
+    Raises:
+        MfifError: any other value.
+    """
+    if isinstance(amp, (bool, np.bool_)):
+        return bool(amp)
+    if amp == "auto":
+        if device.type == "cuda":
+            return bool(torch.cuda.is_bf16_supported())
+        if device.type == "cpu":
+            return cpu_has_native_bf16()
+        return False
+    raise MfifError(f"amp must be True, False or 'auto', got {amp!r}")
+
+
 def to_tensor(img: np.ndarray, device: torch.device) -> torch.Tensor:
     """H×W or H×W×3 float32 [0, 1] → 1×3×H×W tensor (gray replicated)."""
     t = torch.from_numpy(np.ascontiguousarray(img, dtype=np.float32))
@@ -85,7 +134,7 @@ def predict_focus_map_tensor(
     a: torch.Tensor,
     b: torch.Tensor,
     *,
-    amp: bool = False,
+    amp: bool | str = False,
     channels_last: bool | None = None,
     tta: bool | int = False,
 ) -> torch.Tensor:
@@ -95,7 +144,10 @@ def predict_focus_map_tensor(
     left-right mirrored copy (chosen over the 180° rotation on training-split pairs), True / 4 = average
     over the four horizontal/vertical flips, 16 = the four flips of the sources shifted by (0 or 2, 0 or
     2) px.
+
+    ``amp``: bf16 autocast: True, False or ``"auto"`` (:func:`resolve_amp`).
     """
+    amp = resolve_amp(amp, a.device)
     n_copies = tta_copies(tta)
     if n_copies == 16:
         # the generator sees the sources through 1/4-resolution features: shifting them by half a
@@ -145,7 +197,7 @@ def predict_focus_map(
     b: np.ndarray,
     *,
     device: str | torch.device = "auto",
-    amp: bool = False,
+    amp: bool | str = False,
     channels_last: bool | None = None,
     tile: int | None = None,
     tile_overlap: int | None = None,
@@ -157,7 +209,8 @@ def predict_focus_map(
         model: A generator in eval mode.
         a, b: Sources, float32 [0, 1], H×W or H×W×3 (same shape).
         device: ``auto``, ``cpu`` or ``cuda``.
-        amp: bf16 autocast (CUDA; on CPU only where supported).
+        amp: bf16 autocast: True, False (default: float32, reproducible across machines) or ``"auto"``
+            (on where the hardware computes bf16 natively, :func:`resolve_amp`; the CLI's default).
         channels_last: Feed channels-last tensors (None = when the model's weights are).
         tile: Tile size for large images (None = whole image); see :mod:`mfif.fusion.tiling`.
         tile_overlap: Context pixels around each tile (None = the generator's receptive-field radius).
@@ -169,6 +222,7 @@ def predict_focus_map(
         float32 H×W in [0, 1], 1 = A in focus.
     """
     dev = resolve_device(device)
+    amp = resolve_amp(amp, dev)
     model = model.to(dev)
     if tile and tta_copies(tta) > 1:
         raise MfifError("tta is not combined with tile: give one of them (tiles are for images too large for one pass)")
@@ -224,7 +278,7 @@ def fuse_pair(
     min_region_ratio: float = 0.001,
     connectivity: int = 1,
     postprocess: bool = True,
-    amp: bool = False,
+    amp: bool | str = False,
     channels_last: bool | None = None,
     tile: int | None = None,
     tile_overlap: int | None = None,

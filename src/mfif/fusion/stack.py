@@ -206,7 +206,7 @@ def fuse_stack_learned(
     min_region_ratio: float = 0.001,
     connectivity: int = 1,
     postprocess: bool = True,
-    amp: bool = False,
+    amp: bool | str = False,
     channels_last: bool = False,
     tile: int | None = None,
     tile_overlap: int | None = None,

@@ -93,7 +93,7 @@ def predict_focus_map_tiled(
     tile: int = DEFAULT_TILE,
     overlap: int | None = None,
     device: str | torch.device = "cpu",
-    amp: bool = False,
+    amp: bool | str = False,
     channels_last: bool = False,
 ) -> np.ndarray:
     """Soft focus map of a pair, computed tile by tile.
@@ -105,7 +105,7 @@ def predict_focus_map_tiled(
         overlap: Context pixels around each core (rounded up to a multiple of 4); None =
             :func:`default_overlap` (the model's receptive-field radius).
         device: Torch device (``auto`` / ``cpu`` / ``cuda`` strings are resolved).
-        amp: bf16 autocast.
+        amp: bf16 autocast (True, False or ``"auto"``, :func:`mfif.fusion.pair.resolve_amp`).
         channels_last: Channels-last memory format.
 
     Returns:
