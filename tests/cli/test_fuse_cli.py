@@ -168,3 +168,11 @@ def test_amp_option_default_auto_and_overrides(pair_files):
     for flag in ("--amp", "--no-amp"):
         with pytest.raises(MfifError, match="learned methods"):
             fusion_kwargs(p.parse_args(["--method", "gff", flag]))
+
+
+def test_edge_guide_option(tmp_path, pair_files, tiny_weights, capsys):
+    base = ["fuse", *pair_files, "--method", "mfif-gan", "--weights", tiny_weights, "--device", "cpu"]
+    code, _, err = run([*base, "-o", tmp_path / "e.png", "--edge-guide", "a", "--soft"], capsys)
+    assert code == 0 and (tmp_path / "e.png").exists(), err
+    code, _, err = run(["fuse", *pair_files, "-o", tmp_path / "g.png", "--method", "gff", "--edge-guide", "a"], capsys)
+    assert code == 2 and "--edge-guide" in err and not (tmp_path / "g.png").exists()

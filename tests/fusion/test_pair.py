@@ -205,3 +205,22 @@ def test_amp_auto_gives_the_float32_or_the_bf16_map():
     auto = predict_focus_map(g, a, b, device="cpu", amp="auto")
     assert m16.dtype == np.float32 and np.abs(m16 - m32).max() < 0.05  # bf16: ~3 significant digits
     np.testing.assert_array_equal(auto, m16 if resolve_amp("auto", torch.device("cpu")) else m32)
+
+
+def test_edge_guide_filters_the_map_with_the_named_source():
+    import pytest
+
+    from mfif.errors import MfifError
+    from mfif.postprocess.edges import snap_to_edges
+
+    g = _tiny()
+    rng = np.random.default_rng(5)
+    a = rng.random((20, 28, 3), dtype=np.float32)
+    b = rng.random((20, 28, 3), dtype=np.float32)
+    plain = fuse_pair(g, a, b, device="cpu")
+    for name, src in (("a", a), ("b", b)):
+        res = fuse_pair(g, a, b, device="cpu", edge_guide=name)
+        np.testing.assert_array_equal(res.focus_map, snap_to_edges(plain.focus_map, src))
+        assert np.abs(res.focus_map - plain.focus_map).max() > 1e-5  # it did filter (tiny net: a flat map)
+    with pytest.raises(MfifError, match="edge_guide"):
+        fuse_pair(g, a, b, device="cpu", edge_guide="near")

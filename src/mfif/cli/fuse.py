@@ -33,6 +33,9 @@ def add_fusion_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--soft", action="store_true",
                    help="compose with soft weights clip(2·(map − 0.7) + 0.5) instead of the hard pick "
                         "(learned methods; see docs/results.md)")
+    p.add_argument("--edge-guide", default=None, choices=["a", "b"],
+                   help="snap the focus map to the edges of the near-focus source, A or B (learned methods, "
+                        "two sources; guided filter, 3x3 windows; see docs/results.md)")
     p.add_argument("--spread-correction", action="store_true",
                    help="unmix the defocus spread outside the A-region (learned methods; A = near focus; "
                         "needs a pixel-accurate map, see docs/results.md)")
@@ -75,6 +78,8 @@ def fusion_kwargs(args: argparse.Namespace) -> dict:
             if getattr(args, "soft_boundary", None):
                 raise MfifError("--soft and --soft-boundary are alternatives: give one of them")
             kw["soft"] = True
+        if getattr(args, "edge_guide", None):
+            kw["edge_guide"] = args.edge_guide
         if getattr(args, "spread_correction", False):
             kw["spread_correction"] = True
         if getattr(args, "soft_boundary", None) is not None:
@@ -85,7 +90,8 @@ def fusion_kwargs(args: argparse.Namespace) -> dict:
         for flag, val in (("--weights", args.weights), ("--tile", args.tile), ("--amp/--no-amp", args.amp),
                           ("--no-postprocess", args.no_postprocess or None), ("--min-region-ratio", args.min_region_ratio),
                           ("--soft-boundary", getattr(args, "soft_boundary", None)),
-                          ("--tta", getattr(args, "tta", None)), ("--soft", getattr(args, "soft", False) or None)):
+                          ("--tta", getattr(args, "tta", None)), ("--soft", getattr(args, "soft", False) or None),
+                          ("--edge-guide", getattr(args, "edge_guide", None))):
             if val is not None:
                 raise MfifError(f"{flag} applies to learned methods only, not {name!r}")
     return kw

@@ -288,6 +288,7 @@ def fuse_pair(
     soft: bool = False,
     soft_center: float = SOFT_CENTER,
     soft_gain: float = SOFT_GAIN,
+    edge_guide: str | None = None,
     **unused: Any,
 ) -> FusionResult:
     """The paper's test-time pipeline for one pair. See module docstring; returns a FusionResult.
@@ -303,6 +304,11 @@ def fuse_pair(
     (``soft_center``, ``soft_gain``); the small-region removal then only shapes ``decision_map``
     (letting it override the weights cost 0.17 dB band PSNR on 48 training-split pairs, see
     docs/results.md). Not combined with ``soft_boundary``.
+
+    ``edge_guide`` (None = off, the paper): ``"a"`` or ``"b"`` names the *near-focus* source (the one
+    whose in-focus object has sharp edges); the network's map is guided-filtered with it
+    (:func:`mfif.postprocess.edges.snap_to_edges`, 3×3 windows) before thresholding and composition,
+    which moves the boundary onto that object's edge. ``focus_map`` is then the filtered map.
     """
     if unused:
         raise MfifError(f"unknown option(s) for mfif-gan: {', '.join(sorted(unused))}")
@@ -310,10 +316,16 @@ def fuse_pair(
         raise MfifError("soft and soft_boundary are alternatives: give one of them")
     if soft and not soft_gain > 0:
         raise MfifError(f"soft_gain must be > 0, got {soft_gain}")
+    if edge_guide not in (None, "a", "b"):
+        raise MfifError(f"edge_guide must be None, 'a' or 'b' (the near-focus source), got {edge_guide!r}")
     fm = predict_focus_map(
         model, a, b, device=device, amp=amp, channels_last=channels_last, tile=tile, tile_overlap=tile_overlap,
         tta=tta,
     )
+    if edge_guide is not None:
+        from mfif.postprocess.edges import snap_to_edges
+
+        fm = snap_to_edges(fm, a if edge_guide == "a" else b)
     dm = postprocess_map(fm, threshold=threshold, ratio=min_region_ratio, connectivity=connectivity, enabled=postprocess)
     if soft:
         w = soft_weights(fm, center=soft_center, gain=soft_gain)
