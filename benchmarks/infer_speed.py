@@ -2,7 +2,7 @@
 
 Usage:
     python benchmarks/infer_speed.py [--device cpu|cuda] [--config paper|lite|lite-gray|lite-refine]
-        [--repeats N] [--amp] [--channels-last] [--compile] [--threads N] [--tta N] [--optimize]
+        [--repeats N] [--amp] [--channels-last] [--compile] [--threads N] [--tta N] [--edge-soft] [--optimize]
 
 End to end = numpy sources → tensor → network → map → threshold + small-region removal → fused image.
 Random weights (speed does not depend on the values). Prints one Markdown row per setting, with the
@@ -41,6 +41,8 @@ def main() -> None:
     ap.add_argument("--compile", action="store_true")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--tta", type=int, default=1, choices=[1, 2, 4, 16], help="test-time augmentation copies")
+    ap.add_argument("--edge-soft", action="store_true",
+                    help="end to end with edge snapping (guide = A) and soft composition (fuse_pair edge_guide='a', soft=True)")
     ap.add_argument("--optimize", action="store_true",
                     help="also time the shipped inference path (BN folded + channels-last) in the same run")
     args = ap.parse_args()
@@ -83,15 +85,16 @@ def run_one(args, dev, vname, net) -> None:  # noqa: ANN001
         predict_focus_map_tensor(net, ta, tb, amp=args.amp, channels_last=None, tta=args.tta)
         sync()
         t_net.append(time.perf_counter() - t0)
+    extra = {"edge_guide": "a", "soft": True} if args.edge_soft else {}
     t_e2e = []
     for _ in range(args.repeats):
         t0 = time.perf_counter()
-        fuse_pair(net, a, b, device=dev, amp=args.amp, tta=args.tta)
+        fuse_pair(net, a, b, device=dev, amp=args.amp, tta=args.tta, **extra)
         sync()
         t_e2e.append(time.perf_counter() - t0)
     hw = torch.cuda.get_device_name(dev) if dev.type == "cuda" else cpu_name()
     opts = "+".join(o for o, on in (("bf16", args.amp), ("channels_last", args.channels_last), ("compile", args.compile),
-                                     (f"tta{args.tta}", args.tta > 1)) if on) or "fp32"
+                                     (f"tta{args.tta}", args.tta > 1), ("edge-soft", args.edge_soft)) if on) or "fp32"
     print(f"| {args.config} | {hw} | {vname} | {opts} | {np.median(t_net):.4f} | {np.median(t_e2e):.4f} |")
 
 
