@@ -225,6 +225,8 @@ def test_learned_stack_passes_tta_and_refuses_soft_for_three_sources(stack4, mon
     assert seen == [4, 4, 4]  # one map per pair of the three sources, each with the TTA asked for
     with pytest.raises(MfifError, match="soft composition is for pairs"):
         fuse_stack_learned(g, srcs[:3], device="cpu", soft=True)
+    with pytest.raises(MfifError, match="edge_guide is for pairs"):
+        fuse_stack_learned(g, srcs[:3], device="cpu", edge_guide="a")
     # the named soft variants keep their TTA and drop only their own soft default for stacks
     from mfif.fusion.methods import _register_lite_variant  # noqa: F401  (variants are registered on import)
 

@@ -241,6 +241,9 @@ def fuse_stack_learned(
     from mfif.fusion.pair import fuse_pair, predict_focus_map
     from mfif.postprocess import postprocess_map
 
+    if unused.get("edge_guide") is not None:
+        raise MfifError(f"edge_guide is for pairs; {len(images)} sources have no single near-focus source to guide by")
+    unused.pop("edge_guide", None)
     if unused:
         raise MfifError(f"unknown option(s) for mfif-gan: {', '.join(sorted(unused))}")
     strategy = stack_strategy or DEFAULT_LEARNED_STRATEGY
