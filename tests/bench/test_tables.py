@@ -54,3 +54,18 @@ def test_normalise_direction_aware() -> None:
     assert good["v1"]["LIF"] == 1.0 and good["v2"]["LIF"] == 0.0  # smallest LIF is best
     assert good["v2"]["SF"] == 1.0 and good["v1"]["SF"] == 0.0  # |0.1| closest to zero
     assert abs(good["v3"]["QG"] - 0.5) < 1e-12 and good["v2"]["QG"] == 1.0
+
+
+def test_table2_orders_by_mean_time_and_puts_untimed_methods_last():
+    import warnings
+
+    from mfif.bench.tables import table2_markdown
+
+    secs = {"slow": {"mffw": 2.0, "grayscale": 4.0}, "fast": {"mffw": 0.1}, "lytro-only": {"lytro": 0.01},
+            "mid": {"grayscale": 1.0}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "Mean of empty slice" for the method with no timing here
+        text = table2_markdown(secs, {}, ["mffw", "grayscale"])
+    rows = [line.split("|")[1].strip() for line in text.splitlines()[2:]]
+    assert rows == ["fast", "mid", "slow", "lytro-only"]
+    assert "| lytro-only | – | – |" in text

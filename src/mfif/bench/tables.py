@@ -169,7 +169,13 @@ def table2_markdown(
     Returns:
         The table text; the fastest three per column are marked.
     """
-    methods = sorted(seconds, key=lambda m: (np.nanmean([seconds[m].get(d, math.nan) for d in datasets] or [math.nan]), m))
+    def order(m: str) -> tuple[float, str]:
+        # mean over the datasets the method was timed on; untimed methods last (a NaN key would make
+        # the sort order arbitrary, and nanmean of nothing warns)
+        vals = [v for v in (seconds[m].get(d, math.nan) for d in datasets) if math.isfinite(v)]
+        return (float(np.mean(vals)) if vals else math.inf, m)
+
+    methods = sorted(seconds, key=order)
     head = ["Method"] + [f"{d} (s/pair)" for d in datasets] + ["Device"]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join([":--"] + ["--:"] * len(datasets) + [":--"]) + "|"]
     means = {m: {d: seconds[m].get(d, math.nan) for d in datasets} for m in methods}
