@@ -9,6 +9,7 @@ stays gray.
 from __future__ import annotations
 
 import contextlib
+import functools
 from typing import Any
 
 import numpy as np
@@ -64,6 +65,12 @@ def cpu_has_native_bf16(cpuinfo: str | None = None) -> bool:
         return False
 
 
+@functools.lru_cache(maxsize=1)
+def _this_cpu_has_native_bf16() -> bool:
+    # read /proc/cpuinfo once per process, not once per fused pair of a batch
+    return cpu_has_native_bf16()
+
+
 def resolve_amp(amp: bool | str, device: torch.device) -> bool:
     """Whether to run under bf16 autocast: ``True`` / ``False`` as given; ``"auto"`` = on CUDA GPUs
     with bf16 support and on CPUs with native bf16 (:func:`cpu_has_native_bf16`).
@@ -77,7 +84,7 @@ def resolve_amp(amp: bool | str, device: torch.device) -> bool:
         if device.type == "cuda":
             return bool(torch.cuda.is_bf16_supported())
         if device.type == "cpu":
-            return cpu_has_native_bf16()
+            return _this_cpu_has_native_bf16()
         return False
     raise MfifError(f"amp must be True, False or 'auto', got {amp!r}")
 
