@@ -391,6 +391,25 @@ def test_warmup_steps_train_generator_alone_then_critic(tmp_path, source):
     assert any(not torch.equal(d0[k], v) for k, v in tr.D.state_dict().items())
 
 
+def test_warmup_minutes_end_the_warmup_before_warmup_steps(tmp_path, source):
+    """warmup_minutes ends the L1-only phase by wall time even when warmup_steps is not reached."""
+    from mfif.training.config import load_config
+
+    cfg = load_config(ROOT / "configs" / "tiny.yaml",
+                      ["device=cpu", "val_count=0", "warmup_steps=1000", "warmup_minutes=0.5"])
+    tr = Trainer(cfg, tmp_path / "run", source=source, log=lambda s: None)
+    tr.elapsed = 29.0
+    assert tr.in_warmup()
+    out = tr.iteration(_batch(tr, 0))
+    assert "loss_d" not in out
+    tr.elapsed = 30.0  # 0.5 min: the warm-up is over although step 1 < 1000
+    assert not tr.in_warmup()
+    out = tr.iteration(_batch(tr, 1))
+    assert "loss_d" in out
+    with pytest.raises(MfifError, match="warmup_minutes"):
+        load_config(ROOT / "configs" / "tiny.yaml", ["warmup_minutes=-1"])
+
+
 def test_boundary_weights_band_and_normalisation():
     from mfif.training.losses import boundary_weights, reconstruction
 

@@ -50,6 +50,9 @@ class TrainConfig:
         warmup_steps: the first iterations train the generator alone with the reconstruction loss
             (no critic, a generator update every iteration); adversarial training follows. 0 = off
             (paper). A short-budget schedule: the map is learnt cheaply first, the critic refines it.
+        warmup_minutes: also end the warm-up once this much training wall time has passed (None =
+            steps only). Warm-up ends at whichever comes first, so a time-boxed run on hardware of
+            unknown speed still reaches its adversarial phase.
         gp_weight: gradient-penalty weight λ_gp (0 = "no GP" ablation; used with wgan-gp only).
         adv_weight: weight of the generator's adversarial term.
     Reconstruction:
@@ -104,6 +107,7 @@ class TrainConfig:
     gp_weight: float = 10.0
     adv_weight: float = 1.0
     warmup_steps: int = 0
+    warmup_minutes: float | None = None
     # reconstruction
     recon: str = "l1"
     recon_weight: float = 10.0
@@ -229,6 +233,8 @@ class TrainConfig:
             raise MfifError(f"config noise: expected a number in [0, 1] or [lo, hi] with 0 <= lo <= hi <= 1, got {self.noise}")
         if self.max_minutes is not None and not self.max_minutes > 0:
             raise MfifError(f"config max_minutes: must be > 0, got {self.max_minutes}")
+        if self.warmup_minutes is not None and not self.warmup_minutes >= 0:
+            raise MfifError(f"config warmup_minutes: must be >= 0, got {self.warmup_minutes}")
         if self.decay_start < 0:
             raise MfifError(f"config decay_start: must be >= 0, got {self.decay_start}")
         if self.refine_layers < 2:

@@ -484,6 +484,13 @@ class Trainer:
         for e, v in ints:
             e.copy_(v)
 
+    def in_warmup(self) -> bool:
+        """Whether this iteration is in the L1-only warm-up (``warmup_steps`` / ``warmup_minutes``)."""
+        cfg = self.cfg
+        if self.step >= cfg.warmup_steps:
+            return False
+        return cfg.warmup_minutes is None or self.elapsed < 60.0 * cfg.warmup_minutes
+
     def iteration(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         """One iteration at ``self.step``: critic step, and a generator step when due."""
         a, b, mask, truth = self._prepare(batch)
@@ -491,7 +498,7 @@ class Trainer:
         na, nb = self.add_noise(a, b)
         self.G.train()
         out: dict[str, float] = {}
-        warm = self.step < self.cfg.warmup_steps
+        warm = self.in_warmup()
         if self.D is not None and not warm:
             self.D.train()
             out.update(self.critic_step(na, nb, target))
