@@ -97,3 +97,54 @@ def test_dataloader_workers_reproducible(arrays) -> None:  # noqa: ANN001
     loader = torch.utils.data.DataLoader(ds, batch_size=4, num_workers=2)
     got = [x for batch in loader for x in batch["a"]]
     assert all(torch.equal(r, g) for r, g in zip(ref, got))
+
+
+def test_extra_maps_follow_the_mask_and_fixed_sigma(arrays) -> None:  # noqa: ANN001
+    """extra_maps are cropped/flipped/rotated like the mask ("teacher"); fixed_sigma replaces the drawn σ
+    of its items only, and the crops/flips of every item stay those of a dataset without the options."""
+    imgs, masks = arrays
+    kw = dict(crop=24, sigma=(0.5, 3.0), seed=11, length=12, augment=True)
+    plain = SyntheticPairDataset.from_arrays(imgs, masks, **kw)
+    fixed = {0: 1.75, 2: 0.6}
+    ds = SyntheticPairDataset.from_arrays(imgs, masks, **kw, fixed_sigma=fixed,
+                                          extra_maps={k: masks[k] for k in range(3)})
+    # a ramp-like map (the red channel) shows any mismatch of crop, flip or rotation, not only of the mask
+    ramp = SyntheticPairDataset.from_arrays(imgs, masks, **kw, extra_maps={k: imgs[k][..., 0] for k in range(3)},
+                                            synthesize=False)
+    rotated = 0
+    for i in range(12):
+        it, ref, r = ds[i], plain[i], ramp[i]
+        assert it["teacher"].dtype == torch.float32 and it["teacher"].shape == (1, 24, 24)
+        assert torch.equal(it["teacher"], it["mask"])
+        assert torch.equal(r["teacher"][0], r["truth"][0])
+        assert torch.equal(it["truth"], ref["truth"]) and torch.equal(it["mask"], ref["mask"])
+        s = ds.sample(i)
+        if s["index"] in fixed:
+            assert s["sigma"] == fixed[s["index"]] and float(it["sigma"]) == pytest.approx(fixed[s["index"]])
+            assert s["sigma"] != plain.sample(i)["sigma"]
+        else:
+            assert s["sigma"] == plain.sample(i)["sigma"]
+            assert torch.equal(it["a"], ref["a"])
+        rotated += int(not torch.equal(it["mask"], torch.from_numpy(masks[s["index"]][None, :24, :24])))
+    assert rotated > 0  # the augmentation did move things
+    # the fixed σ is the one synthesised with (whole image, no augmentation: compare with synthesize_pair)
+    from mfif.data.synthesis import synthesize_pair
+
+    whole = SyntheticPairDataset.from_arrays(imgs, masks, crop=None, sigma=(0.5, 3.0), augment=False,
+                                             fixed_sigma={1: 2.25}, extra_maps={k: masks[k] for k in range(3)})
+    a, _ = synthesize_pair(imgs[1], masks[1], sigma=2.25, model="alpha")
+    np.testing.assert_allclose(whole[1]["a"].numpy(), a.transpose(2, 0, 1), atol=1e-6)
+    # padded items (crop larger than the image) pad the extra map like the mask
+    big = SyntheticPairDataset.from_arrays(imgs, masks, crop=44, extra_maps={k: masks[k] for k in range(3)})
+    assert torch.equal(big[1]["teacher"], big[1]["mask"])
+
+
+def test_extra_maps_bad_input(arrays) -> None:  # noqa: ANN001
+    imgs, masks = arrays
+    with pytest.raises(MfifError, match="no map for 1 of 3 items"):
+        SyntheticPairDataset.from_arrays(imgs, masks, extra_maps={0: masks[0], 1: masks[1]})
+    ds = SyntheticPairDataset.from_arrays(imgs, masks, extra_maps={k: masks[k][:, :40] for k in range(3)})
+    with pytest.raises(MfifError, match="does not match the mask"):
+        ds[0]
+    with pytest.raises(MfifError, match="fixed_sigma"):
+        SyntheticPairDataset.from_arrays(imgs, masks, fixed_sigma={2: -1.0})

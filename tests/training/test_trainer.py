@@ -523,3 +523,123 @@ def test_noise_augmentation_perturbs_inputs_only(tmp_path, source):
     for bad in ("noise=-0.1", "noise=[0.05, 0.01]", "noise=[0, 2]"):
         with pytest.raises(MfifError, match="noise"):
             load_config(ROOT / "configs" / "tiny.yaml", [bad])
+
+
+# ----------------------------------------------------------------------------- distillation
+
+
+def _teacher_file(path: Path, source: ArraySource, items: list[int], sigma: list[float]) -> Path:
+    """teacher-0.npz as scripts/gpu_eval.py writes it; the "teacher" map of item j is 1 − mask_j
+    (quantised exactly: 0 or 32 of 32), so a mis-aligned crop/flip/rotation would show."""
+    path.mkdir(parents=True, exist_ok=True)
+    maps = np.stack([np.round((1.0 - source.load_mask(j)) * 32) for j in items]).astype(np.uint8)
+    np.savez_compressed(path / "teacher-0.npz", maps=maps, sigma=np.asarray(sigma, np.float32),
+                        index=np.asarray(items, np.int32), quant=np.int32(32), seed=np.int32(2026))
+    return path
+
+
+@pytest.mark.parametrize("gpu_synthesis", [False, True])
+def test_distill_restricts_items_uses_teacher_sigma_and_logs(tmp_path, source, gpu_synthesis):
+    from mfif.training.config import dump_yaml, from_dict, load_config
+
+    import yaml
+
+    teacher = _teacher_file(tmp_path / "t", source, [3, 1, 5], [1.5, 0.7, 1.1])  # 5 is a val item: ignored
+    sig = {3: float(np.float32(1.5)), 1: float(np.float32(0.7))}
+    cfg = load_config(ROOT / "configs" / "tiny.yaml", ["device=cpu", "val_count=0", "gan=none", "sigma=[0.8, 2]",
+                                                       f"distill={teacher}", "distill_weight=2",
+                                                       f"gpu_synthesis={str(gpu_synthesis).lower()}"])
+    assert cfg.distill == str(teacher) and cfg.distill_weight == 2.0
+    assert from_dict(yaml.safe_load(dump_yaml(cfg))) == cfg  # round-trips through config.yaml
+    lines: list[str] = []
+    tr = Trainer(cfg, tmp_path / "run", source=source, log=lines.append)
+    assert any("teacher maps for 2 of 4 train items" in s and "1 maps of other items ignored" in s for s in lines)
+    assert tr.train_set.indices == [1, 3] and tr.plan.n == 2
+    for step in range(3):
+        batch = _batch(tr, step)
+        assert ("a" in batch) != gpu_synthesis
+        assert torch.equal(batch["teacher"], 1.0 - batch["mask"])  # aligned through crops/flips/rot90
+        got = [tr.train_set.sample(i) for i in tr.plan.items(step)]
+        assert all(s["sigma"] == sig[s["index"]] for s in got)
+        torch.testing.assert_close(batch["sigma"], torch.tensor([sig[s["index"]] for s in got]))
+    out = tr.iteration(_batch(tr, 0))
+    assert set(out) == {"loss_g", "adv_g", "rec", "distill"}
+    # teacher = 1 − mask: |p − m| + |p − (1 − m)| = 1 for m ∈ {0, 1}, so rec + distill = 1 (hand-derived)
+    assert abs(out["rec"] + out["distill"] - 1.0) < 1e-5 and out["distill"] > 0
+    assert abs(out["loss_g"] - (cfg.recon_weight * out["rec"] + 2 * out["distill"])) < 1e-5
+
+
+def test_distill_weight_zero_contributes_nothing_and_is_logged(tmp_path, source):
+    from mfif.training.config import load_config
+
+    teacher = _teacher_file(tmp_path / "t", source, [0, 1, 2, 3], [1.0] * 4)  # σ = the config's 1.0
+    base = ["device=cpu", "val_count=0", "gan=none"]
+
+    def make(name: str, *extra: str) -> Trainer:
+        cfg = load_config(ROOT / "configs" / "tiny.yaml", [*base, *extra])
+        return Trainer(cfg, tmp_path / name, source=source, log=lambda s: None)
+
+    plain, zero, one = make("p"), make("z", f"distill={teacher}", "distill_weight=0"), make("o", f"distill={teacher}")
+    batch = _batch(zero, 0)
+    ref = _batch(plain, 0)  # all items have maps and σ = 1 either way: the same batch
+    assert all(torch.equal(batch[k], ref[k]) for k in ref)
+    outs = {n: t.iteration(dict(batch)) for n, t in (("p", plain), ("z", zero), ("o", one))}
+    assert "distill" not in outs["p"] and outs["z"]["distill"] == outs["o"]["distill"] > 0
+    assert outs["z"]["loss_g"] == outs["p"]["loss_g"]
+    assert outs["o"]["loss_g"] > outs["p"]["loss_g"]
+    sp, sz, so = (t.G.state_dict() for t in (plain, zero, one))
+    assert all(torch.equal(sp[k], sz[k]) for k in sp)
+    assert not all(torch.equal(sp[k], so[k]) for k in sp)
+    # the CSV log gets a distill column
+    run = tmp_path / "log"
+    Trainer(load_config(ROOT / "configs" / "tiny.yaml", [*base, f"distill={teacher}", "steps=2"]), run,
+            source=source, log=lambda s: None).train()
+    import csv
+
+    rows = list(csv.DictReader(open(run / "log.csv")))
+    assert len(rows) == 2 and all(float(r["distill"]) > 0 for r in rows)
+
+
+def test_distill_loss_uses_the_boundary_weights(tmp_path, source):
+    """Golden numbers by hand: 1×1×8×8 target, left half (columns 0-3) = 1; boundary_radius 1 → the band
+    is columns 3 and 4 (their 3×3 neighbourhood holds both classes). boundary_weight 3 → weights 4 in the
+    band and 1 elsewhere, mean (2·4 + 6·1)/8 = 1.75, normalised 16/7 and 4/7. Logits 0 → p = 0.5; the
+    teacher is 1 in the band and 0.5 elsewhere, so |p − t| = 0.5 on 2 of 8 columns:
+    distill = (2/8)·(16/7)·0.5 = 2/7 (unweighted it would be 1/8); rec = mean(w)·0.5 = 0.5;
+    loss_g = recon_weight·0.5 + distill_weight·2/7."""
+    from mfif.training.config import load_config
+
+    teacher = _teacher_file(tmp_path / "t", source, [0, 1, 2, 3], [1.0] * 4)
+    for dw in (1.5, 0.0):
+        cfg = load_config(ROOT / "configs" / "tiny.yaml", ["device=cpu", "val_count=0", "gan=none",
+                                                           f"distill={teacher}", f"distill_weight={dw}",
+                                                           "boundary_weight=3", "boundary_radius=1"])
+        tr = Trainer(cfg, tmp_path / f"run{dw}", source=source, log=lambda s: None)
+        logits = torch.zeros(1, 1, 8, 8, requires_grad=True)
+        tr.G_run = lambda a, b, logits_=logits, **kw: logits_ * 1.0  # noqa: E731  stub generator
+        target = torch.zeros(1, 1, 8, 8)
+        target[..., :4] = 1
+        t = torch.full((1, 1, 8, 8), 0.5)
+        t[..., 3:5] = 1.0
+        x = torch.zeros(1, 3, 8, 8)
+        out = tr.generator_step(x, x, target, adversarial=False, teacher=t)
+        assert out["distill"] == pytest.approx(2 / 7, abs=1e-6)
+        assert out["rec"] == pytest.approx(0.5, abs=1e-6)
+        assert out["loss_g"] == pytest.approx(cfg.recon_weight * 0.5 + dw * 2 / 7, abs=1e-5)
+    with pytest.raises(ValueError, match="teacher"):
+        tr.generator_step(x, x, target, adversarial=False)
+
+
+def test_distill_bad_teacher_is_a_clear_error(tmp_path, source):
+    from mfif.training.config import load_config
+
+    cfg = load_config(ROOT / "configs" / "tiny.yaml", ["device=cpu", f"distill={tmp_path / 'nothing'}"])
+    with pytest.raises(MfifError, match="teacher maps not found"):
+        Trainer(cfg, tmp_path / "run", source=source, log=lambda s: None)
+    val_only = _teacher_file(tmp_path / "v", source, [4, 5], [1.0, 1.0])
+    cfg = load_config(ROOT / "configs" / "tiny.yaml", ["device=cpu", f"distill={val_only}"])
+    with pytest.raises(MfifError, match="none of the 4 train items has a teacher map"):
+        Trainer(cfg, tmp_path / "run", source=source, log=lambda s: None)
+    assert not (tmp_path / "run").exists()
+    with pytest.raises(MfifError, match="distill_weight"):
+        load_config(ROOT / "configs" / "tiny.yaml", ["distill_weight=-0.5"])

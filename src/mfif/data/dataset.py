@@ -5,7 +5,8 @@ Item ``i`` is a dict of float32 tensors:
 * ``"a"``, ``"b"``: 3×H×W sources in [0, 1] (A = mask-1 region sharp), only when ``synthesize=True``;
 * ``"mask"``: 1×H×W in {0, 1} (1 = A in focus);
 * ``"truth"``: 3×H×W all-in-focus crop;
-* ``"sigma"``: scalar tensor, the σ used (drawn per item when a range is given).
+* ``"sigma"``: scalar tensor, the σ used (drawn per item when a range is given);
+* ``"teacher"``: 1×H×W extra map (e.g. a teacher's soft focus map), only with ``extra_maps``.
 
 Augmentation (``augment=True``): random crop, horizontal/vertical flips and 90° rotations. Everything
 random about item ``i`` comes from ``numpy.random.default_rng([seed, epoch, i])``, so results do not
@@ -17,9 +18,10 @@ padding artefacts. For GPU training use ``synthesize=False`` and
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -84,6 +86,11 @@ class SyntheticPairDataset(Dataset):
         cache: Keep decoded images in memory after first use.
         max_ambiguity: Skip pack items whose recovery ambiguity score is larger (stricter than the
             pack's own threshold); items without a score are kept.
+        fixed_sigma: Pack item index → σ to use for that item instead of the drawn one (the draw
+            still happens, so the crops and flips of every item stay the same).
+        extra_maps: Pack item index → H×W map of the item's full image (same shape as its mask),
+            cropped, flipped and rotated exactly like the mask and returned as ``"teacher"``
+            (float32). Every item of ``indices`` must have one.
     """
 
     def __init__(
@@ -102,6 +109,8 @@ class SyntheticPairDataset(Dataset):
         literal: bool = False,
         cache: bool = False,
         max_ambiguity: float | None = None,
+        fixed_sigma: Mapping[int, float] | None = None,
+        extra_maps: Mapping[int, np.ndarray] | None = None,
     ) -> None:
         if model not in MODELS:
             raise MfifError(f"model: expected one of {', '.join(MODELS)}, got {model!r}")
@@ -141,6 +150,18 @@ class SyntheticPairDataset(Dataset):
         self.synthesize = synthesize
         self.literal = literal
         self._cache: dict[int, tuple[np.ndarray, np.ndarray]] | None = {} if cache else None
+        self.fixed_sigma = fixed_sigma
+        if fixed_sigma is not None:
+            bad = [j for j in self.indices
+                   if j in fixed_sigma and not (math.isfinite(float(fixed_sigma[j])) and float(fixed_sigma[j]) >= 0)]
+            if bad:
+                raise MfifError(f"fixed_sigma: item {bad[0]}: must be a finite number >= 0, got {fixed_sigma[bad[0]]}")
+        self.extra_maps = extra_maps
+        if extra_maps is not None:
+            lacking = [j for j in self.indices if j not in extra_maps]
+            if lacking:
+                raise MfifError(f"extra_maps: no map for {len(lacking)} of {len(self.indices)} items "
+                                f"(e.g. pack item {lacking[0]})")
 
     @classmethod
     def from_arrays(
@@ -175,6 +196,13 @@ class SyntheticPairDataset(Dataset):
         img, m = self._load(j)
         lo, hi = self.sigma_range
         sigma = float(rng.uniform(lo, hi)) if hi > lo else lo
+        if self.fixed_sigma is not None and j in self.fixed_sigma:
+            sigma = float(self.fixed_sigma[j])  # drawn above all the same: later draws keep their order
+        extra = None
+        if self.extra_maps is not None:
+            extra = np.asarray(self.extra_maps[j])
+            if extra.shape != m.shape:
+                raise MfifError(f"extra_maps: item {j}: map shape {extra.shape} does not match the mask {m.shape}")
         h, w = m.shape
         c = self.crop
         if c is not None and (h < c or w < c):
@@ -182,6 +210,8 @@ class SyntheticPairDataset(Dataset):
             pads = ((ph // 2, ph - ph // 2), (pw // 2, pw - pw // 2))
             img = np.pad(img, pads + ((0, 0),), mode="symmetric")
             m = np.pad(m, pads, mode="symmetric")
+            if extra is not None:
+                extra = np.pad(extra, pads, mode="symmetric")
             h, w = m.shape
         if c is None:
             y0, x0, ch, cw = 0, 0, h, w
@@ -200,6 +230,8 @@ class SyntheticPairDataset(Dataset):
         out: dict[str, np.ndarray] = {"truth": img, "mask": m}
         if self.synthesize:
             out["a"], out["b"] = synthesize_pair(img, m, sigma=sigma, model=self.model, literal=self.literal)
+        if extra is not None:
+            out["teacher"] = extra
         for key, arr in out.items():
             arr = arr[y0 : y0 + ch, x0 : x0 + cw]
             if flip_h:
@@ -221,4 +253,6 @@ class SyntheticPairDataset(Dataset):
         if self.synthesize:
             item["a"] = torch.from_numpy(s["a"].transpose(2, 0, 1).copy())
             item["b"] = torch.from_numpy(s["b"].transpose(2, 0, 1).copy())
+        if "teacher" in s:
+            item["teacher"] = torch.from_numpy(s["teacher"][None].copy())
         return item

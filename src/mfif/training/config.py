@@ -65,6 +65,15 @@ class TrainConfig:
             fusion against the all-in-focus truth ``I`` (0 = off, the paper). It weights each pixel by
             how much the choice matters (|A − B|), so flat areas where either source is right cost
             nothing; the map loss keeps the map binary. Uses the same boundary weights when on.
+    Distillation from precomputed teacher maps (``scripts/gpu_eval.py teacher``):
+        distill: a folder of ``teacher-*.npz`` files or one ``.npz`` file (None = off, the paper).
+            Each file holds a teacher generator's soft maps of whole pack items (``maps`` as
+            round(p·quant) uint8, ``sigma``, ``index`` = pack item, ``quant``). Training then uses only
+            the train items that have a map, synthesises each at the teacher's σ (instead of a drawn
+            one) and adds ``distill_weight`` · mean |sigmoid(logits) − teacher map| to the generator
+            loss (same boundary weights as the map loss when on); the map is cropped, flipped and
+            rotated with the mask. Validation still uses the true masks.
+        distill_weight: weight of that term (used only when ``distill`` is set).
     Data (a pack from ``mfif data``; its "val" split is used for validation):
         pack, crop, synthesis ("alpha" | "conventional"), sigma (a number or [lo, hi], drawn per
         sample), literal (paper's literal eqs. 10-11), augment, noise (sensor-noise augmentation of
@@ -115,6 +124,9 @@ class TrainConfig:
     boundary_weight: float = 0.0
     boundary_radius: int = 8
     image_weight: float = 0.0
+    # distillation
+    distill: str | None = None
+    distill_weight: float = 1.0
     # data
     pack: str | None = None
     crop: int = 224
@@ -215,7 +227,8 @@ class TrainConfig:
             if getattr(self, k) % 4:
                 raise MfifError(f"config {k}: must be a multiple of 4, got {getattr(self, k)}")
         for k in ("gp_weight", "adv_weight", "recon_weight", "weight_decay", "workers", "val_count", "threads",
-                  "warmup_steps", "boundary_weight", "boundary_radius", "image_weight", "refine_width"):
+                  "warmup_steps", "boundary_weight", "boundary_radius", "image_weight", "refine_width",
+                  "distill_weight"):
             if getattr(self, k) < 0:
                 raise MfifError(f"config {k}: must be >= 0, got {getattr(self, k)}")
         for k in ("lr_g", "lr_d"):

@@ -51,7 +51,7 @@ from mfif.training.validation import BAND_PX, evaluate_generator
 
 LOG_COLUMNS = [
     "step", "g_updates", "elapsed_s", "samples_per_s", "lr_g", "lr_d",
-    "loss_d", "gp", "loss_g", "adv_g", "rec", "img",
+    "loss_d", "gp", "loss_g", "adv_g", "rec", "img", "distill",
     "val_iou", "val_map_l1", "val_psnr", "val_psnr_band", "val_ref_psnr", "val_ref_psnr_band", "best",
 ]
 _VIRTUAL_EPOCHS = 1_000_000
@@ -189,11 +189,14 @@ class Trainer:
                              "they are padded by mirror reflection")
         from mfif.data.dataset import SyntheticPairDataset
 
+        fixed_sigma = extra_maps = None
+        if cfg.distill:
+            train_idx, fixed_sigma, extra_maps = self._teacher(cfg.distill, train_idx, items)
         lo, hi = cfg.sigma_range()
         self.train_set = SyntheticPairDataset(
             source, crop=cfg.crop, model=cfg.synthesis, sigma=(lo, hi), augment=cfg.augment, seed=cfg.seed,
             indices=train_idx, length=len(train_idx) * _VIRTUAL_EPOCHS, synthesize=not self.gpu_synthesis,
-            literal=cfg.literal,
+            literal=cfg.literal, fixed_sigma=fixed_sigma, extra_maps=extra_maps,
         )
         self.plan = BatchPlan(len(train_idx), cfg.batch_size, cfg.seed, self.rank, self.world)
         self.val_batches: list[dict[str, torch.Tensor]] = []
@@ -242,6 +245,28 @@ class Trainer:
         self.G_run = torch.compile(self.G) if cfg.compile else self.G
 
     # ------------------------------------------------------------------ state
+    def _teacher(
+        self, path: str, train_idx: list[int], items: Any
+    ) -> tuple[list[int], dict[int, float], dict[int, np.ndarray]]:
+        """Teacher maps for distillation: (train items that have one, their σ, their maps)."""
+        from mfif.training.distill import load_teacher
+
+        teacher = load_teacher(path)
+        kept = [j for j in train_idx if j in teacher]
+        if not kept:
+            raise MfifError(f"config distill: {path}: none of the {len(train_idx)} train items has a teacher map")
+        if isinstance(items, list) and items and "height" in items[0]:
+            for j in kept:
+                want = (items[j]["height"], items[j]["width"])
+                if teacher[j][1].shape != want:
+                    raise MfifError(f"config distill: {path}: the map of pack item {j} is "
+                                    f"{teacher[j][1].shape[0]}x{teacher[j][1].shape[1]}, the image {want[0]}x{want[1]}")
+        outside = len(teacher) - len(kept)
+        note = f"; {outside} maps of other items ignored" if outside else ""
+        self.log(f"distill: teacher maps for {len(kept)} of {len(train_idx)} train items ({path}); training on "
+                 f"those only, each at the teacher's σ{note}")
+        return kept, {j: teacher[j][0] for j in kept}, {j: teacher[j][1] for j in kept}
+
     def _init_from(self, path: str) -> None:
         """Load generator weights for fine-tuning; only parameters new to the config may be absent."""
         from mfif.models.weights import read_state, state_mismatch
@@ -363,6 +388,14 @@ class Trainer:
             b = b.contiguous(memory_format=torch.channels_last)
         return a, b, mask, truth
 
+    def _teacher_batch(self, batch: dict[str, torch.Tensor]) -> torch.Tensor | None:
+        """The batch's teacher maps on the device (like the mask), or None without distillation."""
+        if not self.cfg.distill:
+            return None
+        if "teacher" not in batch:
+            raise MfifError("config distill: the batch has no teacher maps")
+        return batch["teacher"].to(self.device, non_blocking=self.device.type == "cuda")
+
     def add_noise(self, a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Sensor-noise augmentation of the network's inputs (config ``noise``; off = returned as is).
 
@@ -423,10 +456,13 @@ class Trainer:
     def generator_step(
         self, a: torch.Tensor, b: torch.Tensor, target: torch.Tensor, *, adversarial: bool = True,
         truth: torch.Tensor | None = None, clean: tuple[torch.Tensor, torch.Tensor] | None = None,
+        teacher: torch.Tensor | None = None,
     ) -> dict[str, float]:
         """One generator update (+ EMA); returns its loss terms. ``adversarial=False``: L1/BCE only.
         ``truth`` (the all-in-focus image) is needed when ``image_weight`` > 0. ``clean``: the
-        noise-free (A, B) when ``a``/``b`` carry augmentation noise; the image loss composes those."""
+        noise-free (A, B) when ``a``/``b`` carry augmentation noise; the image loss composes those.
+        ``teacher`` (N×1×H×W soft maps in [0, 1]) is needed when ``distill`` is set: the distillation
+        term is ``distill_weight`` · mean |sigmoid(logits) − teacher|, with the map loss's boundary weights."""
         cfg = self.cfg
         with _autocast(self.device, self.amp):
             logits = self.G_run(a, b, logits=True)
@@ -443,6 +479,12 @@ class Trainer:
             ca, cb = clean if clean is not None else (a, b)
             img = image_reconstruction(torch.sigmoid(logits.float()), ca, cb, truth, wmap)
             loss = loss + cfg.image_weight * img
+        dist = None
+        if cfg.distill:
+            if teacher is None:
+                raise ValueError("distill needs the teacher maps")
+            dist = reconstruction("l1", logits, teacher, wmap)  # the same weighted L1 as the map loss
+            loss = loss + cfg.distill_weight * dist
         adv = torch.zeros((), device=self.device)
         use_d = self.D is not None and adversarial
         if use_d:
@@ -464,6 +506,8 @@ class Trainer:
         out = {"loss_g": float(loss.detach()), "adv_g": float(adv.detach()), "rec": float(rec.detach())}
         if cfg.image_weight > 0:
             out["img"] = float(img.detach())
+        if dist is not None:
+            out["distill"] = float(dist.detach())
         return out
 
     @torch.no_grad()
@@ -494,6 +538,7 @@ class Trainer:
     def iteration(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         """One iteration at ``self.step``: critic step, and a generator step when due."""
         a, b, mask, truth = self._prepare(batch)
+        teacher = self._teacher_batch(batch)
         target = self.target_of(mask)
         na, nb = self.add_noise(a, b)
         self.G.train()
@@ -504,7 +549,7 @@ class Trainer:
             out.update(self.critic_step(na, nb, target))
         if warm or self.D is None or (self.step + 1) % self.cfg.n_critic == 0:
             out.update(self.generator_step(na, nb, target, adversarial=not warm, truth=truth,
-                                           clean=None if na is a else (a, b)))
+                                           clean=None if na is a else (a, b), teacher=teacher))
         self.step += 1
         return out
 
