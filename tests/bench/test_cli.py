@@ -34,3 +34,20 @@ def test_synthetic_cli(tmp_path: Path, capsys) -> None:  # noqa: ANN001
     first = (out / "synthetic.csv").read_text()
     assert main(["bench", "synthetic", "--n", "2", "--size", "40", "--methods", "sf", "--out", str(out), "--no-progress"]) == 0
     assert (out / "synthetic.csv").read_text().count("\n") == first.count("\n")  # resumed, not duplicated
+
+
+def test_bench_cli_notes_the_paper_model_on_cpu(tmp_path: Path, tiny_dataset, capsys) -> None:  # noqa: ANN001
+    import pytest
+
+    from mfif.models.weights import installed_weights
+
+    if not installed_weights("mfif-gan"):
+        pytest.skip("mfif-gan weights not installed")
+    root, _ = tiny_dataset
+    rc = main(["bench", "--dataset", f"t={root}", "--methods", "mfif-gan", "--device", "cpu", "--limit", "1",
+               "--out", str(tmp_path / "o"), "--no-progress", "--no-fig6", "--metrics", "QG"])
+    assert rc == 0
+    assert "mfif-gan (the paper-size model) runs on the CPU" in capsys.readouterr().err
+    rc = main(["bench", "--dataset", f"t={root}", "--methods", "sf", "--device", "cpu", "--limit", "1",
+               "--out", str(tmp_path / "p"), "--no-progress", "--no-fig6", "--metrics", "QG"])
+    assert rc == 0 and "paper-size" not in capsys.readouterr().err
