@@ -69,3 +69,24 @@ def test_errors_are_one_line(tmp_path):
     with pytest.raises(MfifError) as info:
         load_teacher(tmp_path / "missing")
     assert "\n" not in str(info.value) and str(tmp_path / "missing") in str(info.value)
+
+
+def test_save_teacher_round_trips_through_load_teacher(tmp_path):
+    """The writer used on the device and the trainer's reader share one format (chunked, quantised)."""
+    from mfif.training.distill import QUANT, load_teacher, save_teacher
+
+    rng = np.random.default_rng(0)
+    probs = rng.random((5, 6, 7)).astype(np.float32)
+    probs[0, 0, 0], probs[0, 0, 1] = 0.0, 1.0
+    files = save_teacher(tmp_path / "t", probs, np.linspace(0.8, 2.0, 5), np.arange(10, 15), seed=3, chunk=2)
+    assert [f.name for f in files] == ["teacher-0.npz", "teacher-1.npz", "teacher-2.npz"]
+    got = load_teacher(tmp_path / "t")
+    assert sorted(got) == [10, 11, 12, 13, 14]
+    for k in range(5):
+        sigma, m = got[10 + k]
+        assert sigma == pytest.approx(np.linspace(0.8, 2.0, 5)[k], abs=1e-6)
+        # quantised to 1/QUANT: at most half a step from the original probability
+        assert np.abs(m - probs[k]).max() <= 0.5 / QUANT + 1e-7
+    assert got[10][1][0, 0] == 0.0 and got[10][1][0, 1] == 1.0
+    with pytest.raises(MfifError, match="save_teacher"):
+        save_teacher(tmp_path / "u", probs, np.ones(4), np.arange(5))

@@ -19,9 +19,45 @@ import numpy as np
 
 from mfif.errors import MfifError
 
-__all__ = ["load_teacher", "teacher_files", "TEACHER_KEYS"]
+__all__ = ["load_teacher", "save_teacher", "teacher_files", "TEACHER_KEYS", "QUANT", "CHUNK"]
 
 TEACHER_KEYS = ("maps", "sigma", "index", "quant")
+QUANT = 32  # maps are stored as round(p · QUANT) in uint8: 1/32 steps, plenty for an L1 target, compresses well
+CHUNK = 512  # items per teacher-K.npz (keeps each file small enough to travel back from a device)
+
+
+def save_teacher(
+    out: str | os.PathLike[str], probs: np.ndarray, sigma: np.ndarray, index: np.ndarray, *,
+    seed: int = 0, quant: int = QUANT, chunk: int = CHUNK,
+) -> list[Path]:
+    """Write teacher maps as ``teacher-K.npz`` files (the format :func:`load_teacher` reads).
+
+    Args:
+        out: Folder (created).
+        probs: n×H×W float maps in [0, 1] (the teacher's sigmoid output).
+        sigma: n σ values of the pairs the teacher saw.
+        index: n pack item indices.
+        seed: The σ draw's seed (stored, informative).
+        quant, chunk: Quantisation steps and items per file.
+
+    Returns:
+        The written files, in order.
+    """
+    probs = np.asarray(probs)
+    n = probs.shape[0]
+    if probs.ndim != 3 or np.shape(sigma) != (n,) or np.shape(index) != (n,):
+        raise MfifError(f"save_teacher: expected n x H x W maps with n sigma and index values, got "
+                        f"{probs.shape}, {np.shape(sigma)}, {np.shape(index)}")
+    q = np.clip(np.rint(probs.astype(np.float32) * quant), 0, quant).astype(np.uint8)
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    files = []
+    for k, s in enumerate(range(0, n, chunk)):
+        f = folder / f"teacher-{k}.npz"
+        np.savez_compressed(f, maps=q[s:s + chunk], sigma=np.asarray(sigma[s:s + chunk], np.float32),
+                            index=np.asarray(index[s:s + chunk], np.int32), quant=np.int32(quant), seed=np.int32(seed))
+        files.append(f)
+    return files
 
 
 def teacher_files(path: str | os.PathLike[str]) -> list[Path]:
