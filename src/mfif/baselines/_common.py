@@ -150,6 +150,10 @@ def per_channel(fn: Callable[[list[np.ndarray]], np.ndarray], images: Sequence[n
 def box_sum(x: np.ndarray, r: int) -> np.ndarray:
     """Sum over the (2r+1)² window around each pixel, zero outside the image (He's ``boxfilter``, O(N)).
 
+    OpenCV's running-sum box filter (``cv2.boxFilter``, unnormalised, constant-zero border) in
+    float64: ~9x faster than the cumulative-sum form on a 520² image, and equal to it within 1e-15
+    relative (test_box_sum_zero_outside in tests/baselines/test_baselines_common.py).
+
     Args:
         x: H x W array.
         r: Radius >= 0.
@@ -157,19 +161,11 @@ def box_sum(x: np.ndarray, r: int) -> np.ndarray:
     Returns:
         float64 H x W.
     """
-    x = np.asarray(x, dtype=np.float64)
-    h, w = x.shape
-    r = int(r)
-    # cumulative sums S with a zero in front, padded by r copies of S[0] = 0 before and of the total
-    # after, so every clipped window is one slice difference (no index gathers)
-    c = np.zeros((h + 1 + 2 * r, w), np.float64)
-    np.cumsum(x, axis=0, out=c[r + 1 : r + 1 + h])
-    c[r + 1 + h :] = c[r + h]
-    y = c[2 * r + 1 : 2 * r + 1 + h] - c[:h]
-    c = np.zeros((h, w + 1 + 2 * r), np.float64)
-    np.cumsum(y, axis=1, out=c[:, r + 1 : r + 1 + w])
-    c[:, r + 1 + w :] = c[:, r + w : r + w + 1]
-    return c[:, 2 * r + 1 : 2 * r + 1 + w] - c[:, :w]
+    import cv2
+
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    k = 2 * int(r) + 1
+    return cv2.boxFilter(x, -1, (k, k), normalize=False, borderType=cv2.BORDER_CONSTANT)
 
 
 def box_mean(x: np.ndarray, r: int) -> np.ndarray:
@@ -223,13 +219,17 @@ def guided_filter_color(guide: np.ndarray, src: np.ndarray, r: int, eps: float) 
     g = np.asarray(guide, dtype=np.float64)
     p = np.asarray(src, dtype=np.float64)
     h, w = p.shape
-    n = box_sum(np.ones((h, w)), r)
-    mean_g = [box_sum(g[..., c], r) / n for c in range(3)]
-    mean_p = box_sum(p, r) / n
-    x0, x1, x2 = (box_sum(g[..., c] * p, r) / n - mean_g[c] * mean_p for c in range(3))
+    inv_n = 1.0 / box_sum(np.ones((h, w)), r)  # window means as products: fewer divisions
+
+    def mean(x: np.ndarray) -> np.ndarray:
+        return box_sum(x, r) * inv_n
+
+    mean_g = [mean(g[..., c]) for c in range(3)]
+    mean_p = mean(p)
+    x0, x1, x2 = (mean(g[..., c] * p) - mean_g[c] * mean_p for c in range(3))
 
     def cov(c1: int, c2: int) -> np.ndarray:
-        v = box_sum(g[..., c1] * g[..., c2], r) / n - mean_g[c1] * mean_g[c2]
+        v = mean(g[..., c1] * g[..., c2]) - mean_g[c1] * mean_g[c2]
         return v + eps if c1 == c2 else v
 
     s00, s01, s02, s11, s12, s22 = cov(0, 0), cov(0, 1), cov(0, 2), cov(1, 1), cov(1, 2), cov(2, 2)
@@ -237,12 +237,11 @@ def guided_filter_color(guide: np.ndarray, src: np.ndarray, r: int, eps: float) 
     # solution as a batched numpy.linalg.solve, ~10x faster on a 520² image)
     c00, c01, c02 = s11 * s22 - s12 * s12, s02 * s12 - s01 * s22, s01 * s12 - s02 * s11
     c11, c12, c22 = s00 * s22 - s02 * s02, s01 * s02 - s00 * s12, s00 * s11 - s01 * s01
-    det = s00 * c00 + s01 * c01 + s02 * c02
-    a = ((c00 * x0 + c01 * x1 + c02 * x2) / det, (c01 * x0 + c11 * x1 + c12 * x2) / det,
-         (c02 * x0 + c12 * x1 + c22 * x2) / det)
+    inv_det = 1.0 / (s00 * c00 + s01 * c01 + s02 * c02)
+    a = ((c00 * x0 + c01 * x1 + c02 * x2) * inv_det, (c01 * x0 + c11 * x1 + c12 * x2) * inv_det,
+         (c02 * x0 + c12 * x1 + c22 * x2) * inv_det)
     b = mean_p - sum(a[c] * mean_g[c] for c in range(3))
-    q = sum((box_sum(a[c], r) / n) * g[..., c] for c in range(3)) + box_sum(b, r) / n
-    return q
+    return sum(mean(a[c]) * g[..., c] for c in range(3)) + mean(b)
 
 
 def local_sum(x: np.ndarray, size: int, *, mode: str = "reflect") -> np.ndarray:
