@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from mfif.errors import MfifError
+from mfif.fusion.pair import resolve_amp
 from mfif.io import write_atomic
 from mfif.models.critic import Critic
 from mfif.models.generator import Generator
@@ -143,7 +144,9 @@ class Trainer:
             raise MfifError(f"config batch_size: {cfg.batch_size} not divisible by {self.world} processes")
         torch.set_num_threads(cfg.threads or os.cpu_count() or 1)
         cuda = self.device.type == "cuda"
-        self.amp = cuda if cfg.amp == "auto" else bool(cfg.amp)
+        # "auto": bf16 autocast where the hardware computes bf16 natively (CUDA GPUs with bf16, CPUs with
+        # AVX512-BF16 / AMX-BF16 / Arm BF16) — the inference policy of mfif.fusion.pair.resolve_amp
+        self.amp = resolve_amp(cfg.amp if cfg.amp == "auto" else bool(cfg.amp), self.device)
         self.channels_last = cuda if cfg.channels_last == "auto" else bool(cfg.channels_last)
         self.gpu_synthesis = cuda if cfg.gpu_synthesis == "auto" else bool(cfg.gpu_synthesis)
         self.memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
