@@ -93,8 +93,9 @@ class TrainConfig:
         the exported "best" generator.
     Run:
         seed, device ("auto" | "cpu" | "cuda" | "cuda:N"), threads (torch intra-op threads; 0 = all
-        cores), amp ("auto" = bf16 autocast where the hardware computes bf16 natively: CUDA GPUs with bf16,
-        CPUs with AVX512-BF16 / AMX-BF16 / Arm BF16; :func:`mfif.fusion.pair.resolve_amp`), channels_last ("auto" = on CUDA), compile
+        cores), amp ("auto" = bf16 autocast where the hardware computes bf16 natively: CUDA GPUs with
+        bf16, CPUs with AVX512-BF16 / AMX-BF16 / Arm BF16; :func:`mfif.fusion.pair.resolve_amp`),
+        channels_last ("auto" = on CUDA), compile
         (torch.compile the generator), progress (tqdm bar), export_name, export_shard_mib.
     """
 

@@ -146,7 +146,7 @@ class Trainer:
         cuda = self.device.type == "cuda"
         # "auto": bf16 autocast where the hardware computes bf16 natively (CUDA GPUs with bf16, CPUs with
         # AVX512-BF16 / AMX-BF16 / Arm BF16) — the inference policy of mfif.fusion.pair.resolve_amp
-        self.amp = resolve_amp(cfg.amp if cfg.amp == "auto" else bool(cfg.amp), self.device)
+        self.amp = resolve_amp(cfg.amp, self.device)  # cfg.amp is True, False or "auto" (validated)
         self.channels_last = cuda if cfg.channels_last == "auto" else bool(cfg.channels_last)
         self.gpu_synthesis = cuda if cfg.gpu_synthesis == "auto" else bool(cfg.gpu_synthesis)
         self.memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
