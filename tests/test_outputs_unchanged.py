@@ -75,18 +75,21 @@ def _cases() -> list[tuple[str, str, int, bool, dict[str, Any], str]]:
 
 
 def _sources(n: int, gray: bool) -> list[np.ndarray]:
-    """n seeded 48×56 sources, each sharp in one vertical band (a tiny focus stack)."""
+    """n seeded 48×56 sources, source k sharp in the k-th ring around an off-centre point (a tiny
+    focus stack with curved boundaries and a mild blur, so soft maps are uncertain near them)."""
     from scipy.ndimage import gaussian_filter
 
     rng = np.random.default_rng(7)
     h, w = 48, 56
     truth = gaussian_filter(rng.random((h, w, 3)), sigma=(0.8, 0.8, 0)).astype(np.float32)
-    blurred = gaussian_filter(truth, sigma=(2.5, 2.5, 0)).astype(np.float32)
+    blurred = gaussian_filter(truth, sigma=(1.2, 1.2, 0)).astype(np.float32)
+    yy, xx = np.mgrid[0:h, 0:w]
+    r = np.hypot(yy - 20.5, xx - 31.0)
+    edges = np.quantile(r, np.linspace(0, 1, n + 1))
+    edges[-1] += 1
     out = []
-    edges = np.linspace(0, w, n + 1).round().astype(int)
     for k in range(n):
-        m = np.zeros((h, w, 1), np.float32)
-        m[:, edges[k] : edges[k + 1]] = 1
+        m = ((r >= edges[k]) & (r < edges[k + 1])).astype(np.float32)[..., None]
         im = truth * m + blurred * (1 - m)
         out.append(im.mean(axis=2).astype(np.float32) if gray else im.astype(np.float32))
     return out
