@@ -33,7 +33,7 @@ TEXTURED_COVERAGE = 0.6  # "textured" image: at least this fraction of pixels ha
 
 def texture_coverage(img: np.ndarray, sigma: float) -> float:
     """Fraction of pixels where blurring changes the clean image by more than TEXTURE_LEVEL."""
-    from mfif.data.synthesis import gaussian_blur
+    from mfif.filters import gaussian_blur
 
     return float(np.mean(np.abs(img - gaussian_blur(img, sigma)).max(axis=2) > TEXTURE_LEVEL))
 

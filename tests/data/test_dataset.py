@@ -61,7 +61,7 @@ def test_fixed_sigma_no_augment_centre_crop(arrays) -> None:  # noqa: ANN001
     assert torch.equal(it["truth"], img)
     assert float(it["sigma"]) == 1.0
     # conventional: A + B = truth + blur(truth) everywhere
-    from mfif.data.synthesis import gaussian_blur
+    from mfif.filters import gaussian_blur
 
     bl = gaussian_blur(arrays[0][2], 1.0)[4:36, 8:40].transpose(2, 0, 1)
     np.testing.assert_allclose((it["a"] + it["b"]).numpy(), it["truth"].numpy() + bl, atol=1e-5)

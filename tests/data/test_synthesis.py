@@ -6,15 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from mfif.data.synthesis import (
-    alpha_matte_pair,
-    conventional_pair,
-    gaussian_blur,
-    gaussian_kernel1d,
-    synthesize_batch_torch,
-    synthesize_pair,
-)
+from mfif.data.synthesis import alpha_matte_pair, conventional_pair, synthesize_batch_torch, synthesize_pair
 from mfif.errors import MfifError
+from mfif.filters import gaussian_blur, gaussian_kernel1d
 
 # MATLAB fspecial('gaussian', [1 5], 1) = exp(-x^2/2) for x = -2..2, normalised (hand-computed:
 # e^-2 = 0.135335, e^-0.5 = 0.606531, 1; sum = 2.483732).

@@ -52,7 +52,7 @@ def test_gray_guide_and_bad_arguments():
 
 
 def test_uses_the_shared_guided_filter_in_float64():
-    from mfif.baselines._common import guided_filter, guided_filter_color
+    from mfif.filters import guided_filter, guided_filter_color
 
     guide, fmap = _step_scene(shift=1)  # flat regions: window variances ~1e-5 (float32 would fail here)
     np.testing.assert_allclose(snap_to_edges(fmap, guide),

@@ -8,8 +8,7 @@ Contents:
     * input checks: :func:`check_images`, :func:`check_option`
     * gray/colour: :func:`gray`, :func:`gray255`, :func:`apply_map`, :func:`apply_weights`,
       :func:`per_channel`, :func:`matlab_round`, :func:`quantize_uint8`
-    * filters: :func:`box_sum`, :func:`box_mean`, :func:`guided_filter`, :func:`guided_filter_color`,
-      :func:`local_sum`
+    * generic filters (box sums, guided filters, the luma weights) live in :mod:`mfif.filters`
     * decision-map consistency: :func:`majority_filter`, :func:`choose_max_consistency`,
       :func:`area_open`
     * structuring elements: :func:`disk_footprint` (exact, or MATLAB ``strel('disk', r)``'s default
@@ -25,6 +24,7 @@ import numpy as np
 from scipy import ndimage
 
 from mfif.errors import MfifError
+from mfif.filters import luma
 from mfif.postprocess import remove_small_regions
 from mfif.registry import FusionResult
 
@@ -38,11 +38,6 @@ __all__ = [
     "apply_map",
     "apply_weights",
     "per_channel",
-    "box_sum",
-    "box_mean",
-    "guided_filter",
-    "guided_filter_color",
-    "local_sum",
     "majority_filter",
     "choose_max_consistency",
     "area_open",
@@ -90,11 +85,15 @@ def check_option(method: str, name: str, value: Any, ok: bool, expect: str) -> N
 # Gray / colour
 # ----------------------------------------------------------------------------------------------
 def gray(img: np.ndarray) -> np.ndarray:
-    """Gray version (BT.601 luma, as MATLAB ``rgb2gray``) as float64 H x W in [0, 1]."""
+    """Gray version H x W in [0, 1]: a gray input as float64, an RGB one as :func:`mfif.filters.luma`.
+
+    The luma is computed in the input's float type (float32 sources give float32), as the baselines'
+    published outputs were produced.
+    """
     img = np.asarray(img)
     if img.ndim == 2:
         return img.astype(np.float64)
-    return img[..., 0] * 0.298936021293775 + img[..., 1] * 0.587043074451121 + img[..., 2] * 0.114020904255103
+    return luma(img)
 
 
 def gray255(img: np.ndarray) -> np.ndarray:
@@ -142,116 +141,6 @@ def per_channel(fn: Callable[[list[np.ndarray]], np.ndarray], images: Sequence[n
         return fn([np.asarray(im) for im in images])
     chans = [fn([np.asarray(im)[..., c] for im in images]) for c in range(np.asarray(images[0]).shape[2])]
     return np.stack(chans, axis=-1)
-
-
-# ----------------------------------------------------------------------------------------------
-# Filters
-# ----------------------------------------------------------------------------------------------
-def box_sum(x: np.ndarray, r: int) -> np.ndarray:
-    """Sum over the (2r+1)² window around each pixel, zero outside the image (He's ``boxfilter``, O(N)).
-
-    OpenCV's running-sum box filter (``cv2.boxFilter``, unnormalised, constant-zero border) in
-    float64: ~9x faster than the cumulative-sum form on a 520² image, and equal to it within 1e-15
-    relative (test_box_sum_zero_outside in tests/baselines/test_baselines_common.py).
-
-    Args:
-        x: H x W array.
-        r: Radius >= 0.
-
-    Returns:
-        float64 H x W.
-    """
-    import cv2
-
-    x = np.ascontiguousarray(x, dtype=np.float64)
-    k = 2 * int(r) + 1
-    return cv2.boxFilter(x, -1, (k, k), normalize=False, borderType=cv2.BORDER_CONSTANT)
-
-
-def box_mean(x: np.ndarray, r: int) -> np.ndarray:
-    """Mean over the (2r+1)² window clipped to the image (divides by the in-image pixel count)."""
-    h, w = np.asarray(x).shape[:2]
-    n = box_sum(np.ones((h, w)), r)
-    return box_sum(x, r) / n
-
-
-def guided_filter(guide: np.ndarray, src: np.ndarray, r: int, eps: float) -> np.ndarray:
-    """Gray-guide guided filter (He, Sun, Tang, ECCV 2010 / TPAMI 2013), box filters O(N).
-
-    ``q = mean(a)·I + mean(b)`` with ``a = cov(I,p)/(var(I)+eps)``, ``b = mean(p) − a·mean(I)``;
-    windows are (2r+1)² clipped at the border, as in the authors' ``guidedfilter.m``.
-
-    Args:
-        guide: Guidance image I, H x W float.
-        src: Filtering input p, H x W float.
-        r: Window radius (>= 0).
-        eps: Regularisation (> 0), on the scale of ``guide``² (e.g. guide in [0, 1]).
-
-    Returns:
-        float64 H x W filtered ``src``.
-    """
-    i = np.asarray(guide, dtype=np.float64)
-    p = np.asarray(src, dtype=np.float64)
-    h, w = i.shape
-    n = box_sum(np.ones((h, w)), r)
-    mean_i = box_sum(i, r) / n
-    mean_p = box_sum(p, r) / n
-    mean_ip = box_sum(i * p, r) / n
-    cov_ip = mean_ip - mean_i * mean_p
-    var_i = box_sum(i * i, r) / n - mean_i * mean_i
-    a = cov_ip / (var_i + eps)
-    b = mean_p - a * mean_i
-    return (box_sum(a, r) / n) * i + box_sum(b, r) / n
-
-
-def guided_filter_color(guide: np.ndarray, src: np.ndarray, r: int, eps: float) -> np.ndarray:
-    """Colour-guide guided filter (He et al., ``guidedfilter_color.m``): 3x3 covariance per window.
-
-    Args:
-        guide: H x W x 3 guidance image.
-        src: H x W filtering input.
-        r: Window radius.
-        eps: Regularisation added to the diagonal of each window's 3x3 covariance.
-
-    Returns:
-        float64 H x W.
-    """
-    g = np.asarray(guide, dtype=np.float64)
-    p = np.asarray(src, dtype=np.float64)
-    h, w = p.shape
-    inv_n = 1.0 / box_sum(np.ones((h, w)), r)  # window means as products: fewer divisions
-
-    def mean(x: np.ndarray) -> np.ndarray:
-        return box_sum(x, r) * inv_n
-
-    mean_g = [mean(g[..., c]) for c in range(3)]
-    mean_p = mean(p)
-    x0, x1, x2 = (mean(g[..., c] * p) - mean_g[c] * mean_p for c in range(3))
-
-    def cov(c1: int, c2: int) -> np.ndarray:
-        v = mean(g[..., c1] * g[..., c2]) - mean_g[c1] * mean_g[c2]
-        return v + eps if c1 == c2 else v
-
-    s00, s01, s02, s11, s12, s22 = cov(0, 0), cov(0, 1), cov(0, 2), cov(1, 1), cov(1, 2), cov(2, 2)
-    # a = Σ⁻¹·cov(I, p) per window, Σ symmetric 3x3: closed-form inverse by cofactors (the same
-    # solution as a batched numpy.linalg.solve, ~10x faster on a 520² image)
-    c00, c01, c02 = s11 * s22 - s12 * s12, s02 * s12 - s01 * s22, s01 * s12 - s02 * s11
-    c11, c12, c22 = s00 * s22 - s02 * s02, s01 * s02 - s00 * s12, s00 * s11 - s01 * s01
-    inv_det = 1.0 / (s00 * c00 + s01 * c01 + s02 * c02)
-    a = ((c00 * x0 + c01 * x1 + c02 * x2) * inv_det, (c01 * x0 + c11 * x1 + c12 * x2) * inv_det,
-         (c02 * x0 + c12 * x1 + c22 * x2) * inv_det)
-    b = mean_p - sum(a[c] * mean_g[c] for c in range(3))
-    return sum(mean(a[c]) * g[..., c] for c in range(3)) + mean(b)
-
-
-def local_sum(x: np.ndarray, size: int, *, mode: str = "reflect") -> np.ndarray:
-    """Sum over a ``size`` x ``size`` window (scipy ``uniform_filter`` × size², float64).
-
-    ``mode`` follows scipy: ``"reflect"`` = MATLAB ``'symmetric'``, ``"nearest"`` = ``'replicate'``,
-    ``"constant"`` = zero padding.
-    """
-    x = np.asarray(x, dtype=np.float64)
-    return ndimage.uniform_filter(x, size=int(size), mode=mode) * float(size) ** 2
 
 
 # ----------------------------------------------------------------------------------------------

@@ -44,7 +44,8 @@ from skimage.measure import label
 from skimage.morphology import thin
 from skimage.segmentation import watershed
 
-from mfif.baselines._common import apply_map, check_images, check_option, disk_footprint, fuse_sequential, gray, local_sum
+from mfif.baselines._common import apply_map, check_images, check_option, disk_footprint, fuse_sequential, gray
+from mfif.filters import local_sum
 from mfif.registry import FusionResult, register_method
 
 __all__ = ["bf", "multiscale_morph_fm"]

@@ -33,8 +33,9 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from mfif.baselines._common import apply_map, box_sum, check_images, check_option, gray
+from mfif.baselines._common import apply_map, check_images, check_option, gray
 from mfif.errors import MfifError
+from mfif.filters import box_sum
 from mfif.registry import FusionResult, register_method
 
 __all__ = ["csr", "load_dictionary"]

@@ -29,12 +29,12 @@ from scipy import ndimage
 from mfif.baselines._common import (
     apply_map,
     area_open,
-    box_sum,
     check_images,
     check_option,
     fuse_sequential,
     gray255,
 )
+from mfif.filters import box_sum
 from mfif.registry import FusionResult, register_method
 
 

@@ -25,9 +25,9 @@ from mfif.baselines._common import (
     check_images,
     check_option,
     gray255,
-    local_sum,
     result_from_index,
 )
+from mfif.filters import local_sum
 from mfif.registry import FusionResult, register_method
 
 # ----------------------------------------------------------------------------------------------

@@ -25,10 +25,9 @@ from mfif.baselines._common import (
     check_images,
     check_option,
     gray,
-    guided_filter,
-    guided_filter_color,
     quantize_uint8,
 )
+from mfif.filters import guided_filter, guided_filter_color
 from mfif.registry import FusionResult, register_method
 
 _LAPLACIAN = np.array([[0, 1, 0], [1, -4, 1], [0, 1, 0]], np.float64)  # MATLAB fspecial('laplacian', 0)

@@ -3,7 +3,6 @@
 from mfif.data.synthesis import (
     alpha_matte_pair,
     conventional_pair,
-    gaussian_blur,
     gaussian_blur_torch,
     synthesize_batch_torch,
     synthesize_pair,
@@ -14,7 +13,6 @@ from mfif.data.dataset import SyntheticPairDataset
 __all__ = [
     "alpha_matte_pair",
     "conventional_pair",
-    "gaussian_blur",
     "gaussian_blur_torch",
     "synthesize_batch_torch",
     "synthesize_pair",

@@ -30,8 +30,8 @@ from typing import Sequence
 import numpy as np
 from scipy import ndimage as ndi
 
-from mfif.data.synthesis import gaussian_blur
 from mfif.errors import MfifError
+from mfif.filters import gaussian_blur
 
 __all__ = ["RecoveryResult", "recover_mask", "estimate_sigma", "iou", "voc_label_to_mask"]
 

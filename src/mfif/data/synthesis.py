@@ -29,16 +29,12 @@ HxW in {0, 1} (1 = A in focus); :func:`synthesize_batch_torch` does the same on 
 
 from __future__ import annotations
 
-import math
 import numpy as np
-from scipy.ndimage import gaussian_filter
 
 from mfif.errors import MfifError
+from mfif.filters import check_sigma, gaussian_blur, gaussian_kernel1d, imgaussfilt_radius
 
 __all__ = [
-    "imgaussfilt_radius",
-    "gaussian_kernel1d",
-    "gaussian_blur",
     "alpha_matte_pair",
     "conventional_pair",
     "synthesize_pair",
@@ -48,53 +44,6 @@ __all__ = [
 ]
 
 MODELS = ("alpha", "conventional")
-
-
-def imgaussfilt_radius(sigma: float) -> int:
-    """Half-width of MATLAB ``imgaussfilt``'s default kernel: ``ceil(2σ)`` (size ``2·ceil(2σ)+1``)."""
-    return int(math.ceil(2.0 * float(sigma)))
-
-
-def gaussian_kernel1d(sigma: float) -> np.ndarray:
-    """The normalised 1-D Gaussian of ``imgaussfilt``: length ``2·ceil(2σ)+1``, sums to 1 (float64)."""
-    r = imgaussfilt_radius(sigma)
-    x = np.arange(-r, r + 1, dtype=np.float64)
-    k = np.exp(-(x**2) / (2.0 * float(sigma) ** 2))
-    return k / k.sum()
-
-
-def _check_sigma(sigma: float) -> float:
-    sigma = float(sigma)
-    if not np.isfinite(sigma) or sigma < 0:
-        raise MfifError(f"sigma: must be a finite number >= 0, got {sigma}")
-    return sigma
-
-
-def gaussian_blur(img: np.ndarray, sigma: float) -> np.ndarray:
-    """Gaussian blur with MATLAB ``imgaussfilt`` semantics.
-
-    Kernel size ``2·ceil(2σ)+1``, normalised over that support, replicate ('nearest') borders,
-    applied separately to each colour plane.
-
-    Args:
-        img: H×W or H×W×C array (any real dtype; computed in float32).
-        sigma: Standard deviation in pixels (>= 0; 0 returns a copy).
-
-    Returns:
-        float32 array with the shape of ``img``.
-    """
-    sigma = _check_sigma(sigma)
-    arr = np.asarray(img, dtype=np.float32)
-    if sigma == 0:
-        return arr.copy()
-    r = imgaussfilt_radius(sigma)
-    if arr.ndim == 2:
-        return gaussian_filter(arr, sigma=sigma, mode="nearest", radius=r).astype(np.float32, copy=False)
-    if arr.ndim == 3:
-        return gaussian_filter(
-            arr, sigma=(sigma, sigma, 0.0), mode="nearest", radius=(r, r, 0)
-        ).astype(np.float32, copy=False)
-    raise MfifError(f"image: expected H x W or H x W x C, got shape {arr.shape}")
 
 
 def _prepare(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -199,7 +148,7 @@ def gaussian_blur_torch(x, sigma):  # noqa: ANN001, ANN201
         if len(sig) != n:
             raise MfifError(f"sigma: expected {n} values, got {len(sig)}")
     for s in sig:
-        _check_sigma(s)
+        check_sigma(s)
     rmax = max((imgaussfilt_radius(s) for s in sig if s > 0), default=0)
     if rmax == 0:
         return x.clone()

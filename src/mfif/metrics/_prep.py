@@ -10,9 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from mfif.errors import MfifError
-
-# MATLAB rgb2gray coefficients (inverse of the NTSC YIQ transform, as rgb2gray computes them).
-RGB2GRAY = np.array([0.298936021293775, 0.587043074451121, 0.114020904255103], dtype=np.float64)
+from mfif.filters import luma
 
 
 def round_half_away(x: np.ndarray) -> np.ndarray:
@@ -21,8 +19,11 @@ def round_half_away(x: np.ndarray) -> np.ndarray:
 
 
 def _rgb_weighted(x: np.ndarray) -> np.ndarray:
-    # Same summation order as MATLAB's rgb2gray (R*c0 + G*c1 + B*c2), float64.
-    return x[..., 0] * RGB2GRAY[0] + x[..., 1] * RGB2GRAY[1] + x[..., 2] * RGB2GRAY[2]
+    # MATLAB rgb2gray of a double image: the toolbox's exactness needs float64 arithmetic with the
+    # rgb2gray weights in MATLAB's summation order (R*c0 + G*c1 + B*c2); mfif.filters.luma computes
+    # exactly that when given float64. The toolbox-specific parts (half-away rounding and clipping for
+    # 8-bit data, the 0..255 scale) stay in to_gray255.
+    return luma(np.asarray(x, dtype=np.float64))
 
 
 def _on_8bit_grid(x: np.ndarray) -> bool:

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from mfif.baselines._common import guided_filter, guided_filter_color
 from mfif.errors import MfifError
+from mfif.filters import guided_filter, guided_filter_color
 
 EDGE_RADIUS = 1
 EDGE_EPS = 1e-5

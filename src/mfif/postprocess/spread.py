@@ -24,10 +24,12 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from mfif.data.synthesis import gaussian_blur
+from mfif.filters import gaussian_blur
 
 
 def _gray(x: np.ndarray) -> np.ndarray:
+    # The plain channel mean, not mfif.filters.luma: the σ fit is made on this gray, and switching the
+    # weights would move the fitted σ and so change the corrected images (pinned by the output hashes).
     return x.mean(axis=2) if x.ndim == 3 else x
 
 
