@@ -27,6 +27,7 @@ SUBCOMMAND_MODULES = (
     "synth",
     "train",
     "bench",
+    "serve",
 )
 
 
