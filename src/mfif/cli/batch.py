@@ -162,7 +162,13 @@ def _cmd(args: argparse.Namespace) -> int:
 
     done = skipped = 0
     failed: list[tuple[Item, str]] = []
-    bar = tqdm(list(seen.items()), desc="mfif batch", unit="item", file=sys.stderr, disable=args.no_progress)
+    dask_engine = getattr(args, "engine", "local") != "local" or args.scheduler or args.jobs
+    if dask_engine:  # each item a Dask task (mfif.distributed.batch; same skips, errors and report)
+        from mfif.distributed.batch import run_items
+
+        done, skipped, failed = run_items(seen, all_inputs, args)
+    bar = tqdm([] if dask_engine else list(seen.items()), desc="mfif batch", unit="item", file=sys.stderr,
+               disable=args.no_progress or bool(dask_engine))
     for out, it in bar:
         bar.set_postfix_str(it.name, refresh=False)
         if out.resolve() in all_inputs:
@@ -223,4 +229,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--quiet", action="store_true", help="hide per-file notes (alpha dropped, 8-bit JPEG, ...)")
     add_fusion_options(p)
+    from mfif.distributed.batch import add_engine_options
+
+    add_engine_options(p)
     p.set_defaults(func=_cmd)
