@@ -18,7 +18,8 @@ import numpy as np
 import torch
 
 from mfif.bench.runner import cpu_name
-from mfif.fusion.pair import fuse_pair, predict_focus_map_tensor
+from mfif.fusion.inference import predict_focus_map_tensor
+from mfif.fusion.pair import fuse_pair
 from mfif.models import Generator, GeneratorConfig
 
 CONFIGS = {

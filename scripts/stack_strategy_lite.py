@@ -1,7 +1,7 @@
 """Stack strategy with the trained lite network: sequential vs vote on synthetic stacks with truth."""
 import sys, numpy as np
 from mfif.registry import get_method
-from mfif.fusion.stack import synthetic_stack
+from mfif.data.stacks import synthetic_stack
 from mfif.bench.synthetic import psnr
 W = sys.argv[1]
 fn = get_method("mfif-gan-lite").fn

@@ -8,15 +8,13 @@ import numpy as np
 
 from mfif.errors import MfifError
 from mfif.io import harmonize
-from mfif.registry import FusionResult, get_method
+from mfif.registry import FusionResult, check_options, get_method
 
 
 def fuse(
     images: Sequence[np.ndarray],
     *,
     method: str | None = None,
-    weights: str | None = None,
-    device: str = "auto",
     align: str = "none",
     names: Sequence[str] | None = None,
     **options: Any,
@@ -26,11 +24,14 @@ def fuse(
     Args:
         images: N ≥ 2 sources, float32 [0, 1], H×W or H×W×3 (gray mixed with RGB → RGB).
         method: Registry name (``mfif methods`` lists them); None = :func:`default_method`.
-        weights: Weights file/folder for learned methods (default: the shipped ones).
-        device: ``auto``, ``cpu`` or ``cuda`` (learned methods).
         align: ``none``, ``ecc`` or ``homography`` — register sources to the first before fusing.
         names: Source names for error messages.
-        **options: Method options (e.g. ``threshold``, ``min_region_ratio``, ``postprocess``, ``tile``).
+        **options: The method's declared options (:attr:`mfif.registry.MethodInfo.options`): for the
+            learned methods ``weights``, ``stack_strategy`` and the fields of
+            :class:`mfif.options.InferenceOptions` (``device``, ``amp`` — default False here, float32 —,
+            ``tile``, ``tta``, …) and :class:`mfif.options.ComposeOptions` (``threshold``, ``soft``,
+            ``edge_guide``, …); for a classical method its keyword parameters. A value of None counts as
+            not given. An option the method does not take raises :class:`MfifError`.
 
     Returns:
         :class:`~mfif.registry.FusionResult`: ``fused`` (same shape as the inputs), ``focus_map``,
@@ -38,18 +39,16 @@ def fuse(
     """
     from mfif.fusion.methods import default_method
 
+    name = method or default_method()
+    info = get_method(name)
     imgs = list(images)
+    check_options(info, options, n_sources=len(imgs))
+    options = {k: v for k, v in options.items() if v is not None}
     if align != "none":
         from mfif.fusion.align import align_stack
 
         imgs = align_stack(imgs, method=align)
     imgs, all_gray = harmonize(imgs, names)
-    name = method or default_method()
-    info = get_method(name)
-    if info.needs_weights:
-        options = {"weights": weights, "device": device, **options}
-    elif weights is not None:
-        raise MfifError(f"--weights is only used by learned methods, not {name!r}")
     if info.max_inputs is not None and len(imgs) > info.max_inputs:
         from mfif.fusion.stack import fuse_stack_pairwise
 

@@ -4,17 +4,25 @@ A fusion method is a callable ``fn(images, **options) -> FusionResult`` where ``
 N >= 2 numpy float32 arrays in [0, 1], all of the same shape, either H x W (gray) or H x W x 3 (RGB).
 Methods register themselves with :func:`register_method`; modules that hold methods are imported
 lazily on first look-up (see ``_METHOD_MODULES``), so ``import mfif`` stays fast.
+
+Each entry declares the options it takes (:attr:`MethodInfo.options`): a classical method's are the
+keyword parameters of its function, a learned method's are the fields of
+:class:`mfif.options.InferenceOptions` and :class:`mfif.options.ComposeOptions` plus ``weights`` and
+``stack_strategy``. :func:`check_options` is the one place where a call's options are checked against
+that declaration, for the API, the CLI, the bench and the demo alike.
 """
 
 from __future__ import annotations
 
 import importlib
+import inspect
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 
 from mfif.errors import MfifError
+from mfif.options import LEARNED_OPTIONS, STACK_OPTIONS, cli_options, flag_name
 
 
 @dataclass
@@ -38,10 +46,6 @@ class FusionResult:
     extras: dict[str, Any] = field(default_factory=dict)
 
 
-class FusionFn(Protocol):
-    def __call__(self, images: Sequence[np.ndarray], **options: Any) -> FusionResult: ...
-
-
 @dataclass(frozen=True)
 class MethodInfo:
     """Registry entry.
@@ -54,6 +58,7 @@ class MethodInfo:
             methods (2) are extended to stacks by the stack module.
         needs_weights: True for learned methods whose weights must be installed.
         citation: Short reference of the original paper.
+        options: Names of the keyword options the method takes.
     """
 
     name: str
@@ -62,12 +67,16 @@ class MethodInfo:
     max_inputs: int | None = 2
     needs_weights: bool = False
     citation: str = ""
+    options: frozenset[str] = frozenset()
+
+    def accepts(self, option: str) -> bool:
+        """True when ``option`` is one of the method's declared options."""
+        return option in self.options
 
 
 _REGISTRY: dict[str, MethodInfo] = {}
 
-# Modules that register methods when imported. Missing modules are skipped, so stages can be
-# developed independently.
+# Modules that register methods when imported.
 _METHOD_MODULES = (
     "mfif.fusion.methods",
     "mfif.baselines",
@@ -82,12 +91,28 @@ def register_method(
     max_inputs: int | None = 2,
     needs_weights: bool = False,
     citation: str = "",
+    options: Iterable[str] | None = None,
 ) -> Callable[[Callable[..., FusionResult]], Callable[..., FusionResult]]:
-    """Decorator that adds a fusion function to the registry under ``name``."""
+    """Decorator that adds a fusion function to the registry under ``name``.
+
+    Args:
+        options: The option names the method takes; None = the keyword parameters of ``fn`` after the
+            images (a function with ``**kwargs`` must name its options). Pair-only methods
+            (``max_inputs=2``) also take the stack extension's options.
+    """
 
     def deco(fn: Callable[..., FusionResult]) -> Callable[..., FusionResult]:
         if name in _REGISTRY and _REGISTRY[name].fn is not fn:
             raise RuntimeError(f"fusion method {name!r} registered twice")
+        if options is None:
+            params = list(inspect.signature(fn).parameters.values())[1:]
+            if any(p.kind is p.VAR_KEYWORD for p in params):
+                raise RuntimeError(f"fusion method {name!r} takes **kwargs: declare its options")
+            opts = frozenset(p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD))
+        else:
+            opts = frozenset(options)
+        if max_inputs == 2:
+            opts |= STACK_OPTIONS
         _REGISTRY[name] = MethodInfo(
             name=name,
             fn=fn,
@@ -95,6 +120,7 @@ def register_method(
             max_inputs=max_inputs,
             needs_weights=needs_weights,
             citation=citation,
+            options=opts,
         )
         return fn
 
@@ -106,11 +132,7 @@ def _load_all() -> None:
     if _loaded:
         return
     for mod in _METHOD_MODULES:
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as exc:  # a stage that does not exist yet
-            if exc.name != mod:
-                raise
+        importlib.import_module(mod)
     _loaded = True
 
 
@@ -128,3 +150,38 @@ def list_methods() -> list[MethodInfo]:
     """All registered methods, sorted by name."""
     _load_all()
     return [_REGISTRY[k] for k in sorted(_REGISTRY)]
+
+
+#: Options with a CLI flag.
+CLI_OPTIONS = frozenset(n for n, _ in cli_options())
+
+#: Options that need one pair of sources (a stack selects one source per pixel).
+PAIR_ONLY = ("soft", "soft_boundary", "edge_guide", "spread_correction")
+
+
+def check_options(
+    info: MethodInfo, options: Mapping[str, Any], *, n_sources: int | None = None, cli: bool = False
+) -> None:
+    """The one check of a call's options against the method's declaration.
+
+    Options whose value is None count as not given. Raises one :class:`MfifError` naming every
+    option the method does not take (CLI spelling with ``cli=True``) and the options it does take
+    (with ``cli=True``, those that have a flag);
+    for ``n_sources > 2``, also the pair-only options that were given.
+    """
+    given = [k for k, v in options.items() if v is not None]
+    name = flag_name if cli else (lambda k: k)
+    bad = sorted(k for k in given if not info.accepts(k))
+    if bad:
+        shown = sorted(info.options & CLI_OPTIONS | ({"weights", "stack_strategy"} & info.options)) if cli else sorted(info.options)
+        takes = ", ".join(name(k) for k in shown) or ("no options on the command line" if cli else "no options")
+        msg = f"method {info.name!r} does not take {', '.join(name(k) for k in bad)}"
+        if not info.needs_weights and any(k in LEARNED_OPTIONS for k in bad):
+            msg += " (options of the learned methods)"
+        raise MfifError(f"{msg}; it takes: {takes}")
+    if n_sources is not None and n_sources > 2:
+        pair = [k for k in PAIR_ONLY if k in given and options[k] not in (False, 0, 0.0)]
+        if pair:
+            raise MfifError(f"{', '.join(name(k) for k in pair)}: for two sources only; {n_sources} sources are fused "
+                            "by selecting one source per pixel")
+

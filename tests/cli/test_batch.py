@@ -15,7 +15,7 @@ import pytest
 
 from mfif.cli.batch import find_items, group_files
 from mfif.cli.main import main
-from mfif.fusion.stack import synthetic_stack
+from mfif.data.stacks import synthetic_stack
 from mfif.io import read_image, write_image
 
 M = ["--method", "laplacian-argmax", "--no-progress"]

@@ -1,6 +1,6 @@
 """Stack registration (mfif.fusion.align) on synthetic stacks with known ground truth.
 
-The misaligned stack: a 3-source synthetic stack (mfif.fusion.stack.synthetic_stack, each source
+The misaligned stack: a 3-source synthetic stack (mfif.data.stacks.synthetic_stack, each source
 sharp in its own Voronoi cells) whose sources 2 and 3 are moved by a shift of a few pixels, a rotation
 of ±1° and a scale change of ±2 % (focus breathing). Thresholds: the issue asks for ≥ 35 dB PSNR
 against the ground truth; measured on this machine (scratch run, seeds 0-2): ECC 49-58 dB,
@@ -16,7 +16,7 @@ import pytest
 
 from mfif.errors import MfifError
 from mfif.fusion.align import align_stack, estimate_stack
-from mfif.fusion.stack import synthetic_stack
+from mfif.data.stacks import synthetic_stack
 
 C = slice(12, -12)  # interior: the border strips are outside some sources (filled by replication)
 

@@ -1,7 +1,8 @@
 import numpy as np
 import torch
 
-from mfif.fusion.pair import compose, fuse_pair, pad_to_multiple, predict_focus_map
+from mfif.fusion.inference import pad_to_multiple
+from mfif.fusion.pair import compose, fuse_pair, predict_focus_map
 from mfif.models import Generator
 
 
@@ -115,7 +116,7 @@ def test_tta_rejects_other_values():
     import pytest
 
     from mfif.errors import MfifError
-    from mfif.fusion.pair import tta_copies
+    from mfif.fusion.inference import tta_copies
 
     assert [tta_copies(v) for v in (False, True, 0, 1, 2, 4, 16)] == [1, 4, 1, 1, 2, 4, 16]
     for bad in (3, 8, "flips", -4):
@@ -166,7 +167,7 @@ def test_tta_with_tile_is_refused_not_ignored():
 
 
 def test_cpu_native_bf16_detection_reads_the_cpu_flags():
-    from mfif.fusion.pair import cpu_has_native_bf16
+    from mfif.models.runtime import cpu_has_native_bf16
 
     onednn = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     # x86 without the bf16 extensions: AVX512 alone only emulates bf16 -> float32
@@ -183,7 +184,7 @@ def test_resolve_amp_values():
     import pytest
 
     from mfif.errors import MfifError
-    from mfif.fusion.pair import cpu_has_native_bf16, resolve_amp
+    from mfif.models.runtime import cpu_has_native_bf16, resolve_amp
 
     cpu = torch.device("cpu")
     assert resolve_amp(True, cpu) is True and resolve_amp(False, cpu) is False
@@ -194,7 +195,7 @@ def test_resolve_amp_values():
 
 
 def test_amp_auto_gives_the_float32_or_the_bf16_map():
-    from mfif.fusion.pair import resolve_amp
+    from mfif.models.runtime import resolve_amp
 
     g = _tiny()
     rng = np.random.default_rng(3)
@@ -222,5 +223,5 @@ def test_edge_guide_filters_the_map_with_the_named_source():
         res = fuse_pair(g, a, b, device="cpu", edge_guide=name)
         np.testing.assert_array_equal(res.focus_map, snap_to_edges(plain.focus_map, src))
         assert np.abs(res.focus_map - plain.focus_map).max() > 1e-5  # it did filter (tiny net: a flat map)
-    with pytest.raises(MfifError, match="edge_guide"):
+    with pytest.raises(MfifError, match="edge.guide"):
         fuse_pair(g, a, b, device="cpu", edge_guide="near")

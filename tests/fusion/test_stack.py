@@ -20,8 +20,8 @@ from mfif.fusion.stack import (
     fuse_stack_learned,
     fuse_stack_pairwise,
     select,
-    synthetic_stack,
 )
+from mfif.data.stacks import synthetic_stack
 from mfif.registry import FusionResult, get_method, register_method
 
 
@@ -38,7 +38,7 @@ def _sharpness(img: np.ndarray) -> np.ndarray:
 
 @register_method("_test-stack-argmax", description="test only: pair argmax of local Laplacian energy",
                  max_inputs=2)
-def _pair_argmax(images, **opts):  # noqa: ANN001, ANN201
+def _pair_argmax(images):  # noqa: ANN001, ANN201
     a, b = images
     m = (_sharpness(a) >= _sharpness(b)).astype(np.float32)
     mm = m[..., None] if a.ndim == 3 else m
@@ -46,7 +46,7 @@ def _pair_argmax(images, **opts):  # noqa: ANN001, ANN201
 
 
 @register_method("_test-stack-blend", description="test only: soft blend, no maps", max_inputs=2)
-def _pair_blend(images, **opts):  # noqa: ANN001, ANN201
+def _pair_blend(images):  # noqa: ANN001, ANN201
     from scipy import ndimage
 
     a, b = images
@@ -217,21 +217,25 @@ def test_learned_stack_passes_tta_and_refuses_soft_for_three_sources(stack4, mon
     real = pair_mod.predict_focus_map
 
     def spy(*args, **kw):
-        seen.append(kw.get("tta"))
+        seen.append(kw["inference"].tta)
         return real(*args, **kw)
 
     monkeypatch.setattr(pair_mod, "predict_focus_map", spy)
     fuse_stack_learned(g, srcs[:3], device="cpu", stack_strategy="vote", tta=4)
     assert seen == [4, 4, 4]  # one map per pair of the three sources, each with the TTA asked for
-    with pytest.raises(MfifError, match="soft composition is for pairs"):
+    with pytest.raises(MfifError, match="soft: for two sources only"):
         fuse_stack_learned(g, srcs[:3], device="cpu", soft=True)
-    with pytest.raises(MfifError, match="edge_guide is for pairs"):
+    with pytest.raises(MfifError, match="edge_guide: for two sources only"):
         fuse_stack_learned(g, srcs[:3], device="cpu", edge_guide="a")
+    with pytest.raises(MfifError, match="--edge-guide: for two sources only"):  # the registry's one check, CLI spelling
+        from mfif.registry import check_options
+
+        check_options(get_method("mfif-gan-lite"), {"edge_guide": "a"}, n_sources=3, cli=True)
     # the named soft variants keep their TTA and drop only their own soft default for stacks
     from mfif.fusion.methods import _register_lite_variant  # noqa: F401  (variants are registered on import)
 
     calls = []
-    monkeypatch.setattr("mfif.fusion.methods._fuse_learned", lambda name, images, w, d, **o: calls.append(o))
+    monkeypatch.setattr("mfif.fusion.methods._fuse_learned", lambda name, images, **o: calls.append(o))
     get_method("mfif-gan-lite-tta16-soft").fn(srcs[:3])
     get_method("mfif-gan-lite-tta16-soft").fn(srcs[:2])
     assert calls == [{"tta": 16}, {"tta": 16, "soft": True}]

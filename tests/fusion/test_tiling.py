@@ -39,7 +39,7 @@ def nets():
 
 @pytest.fixture(scope="module")
 def pair():
-    from mfif.fusion.stack import synthetic_stack
+    from mfif.data.stacks import synthetic_stack
 
     srcs, _, _ = synthetic_stack(2, size=(112, 100), seed=3, blur_step=2.0)
     return srcs

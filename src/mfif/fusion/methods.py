@@ -12,10 +12,14 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from mfif.fusion.pair import fuse_pair, resolve_device
+from mfif.errors import MfifError
+from mfif.fusion.pair import fuse_pair
+from mfif.fusion.stack import fuse_stack_learned
 from mfif.models.generator import Generator
 from mfif.models.optimize import optimize_for_inference
+from mfif.models.runtime import resolve_device
 from mfif.models.weights import installed_weights, load_generator
+from mfif.options import LEARNED_OPTIONS, split_options
 from mfif.registry import FusionResult, register_method
 
 
@@ -32,13 +36,15 @@ def get_generator(name: str, weights: str | None = None, device: str | torch.dev
     return _cached(name, str(weights) if weights is not None else None, str(dev))
 
 
-def _fuse_learned(name: str, images: Sequence[np.ndarray], weights: str | None, device: str, **opts: Any) -> FusionResult:
-    model = get_generator(name, weights, device)
+def _fuse_learned(name: str, images: Sequence[np.ndarray], *, weights: str | None = None,
+                  stack_strategy: str | None = None, **opts: Any) -> FusionResult:
+    inf, comp, rest = split_options(opts)
+    if rest:
+        raise MfifError(f"unknown option(s) for {name}: {', '.join(sorted(rest))}")
+    model = get_generator(name, weights, inf.device)
     if len(images) == 2:
-        return fuse_pair(model, images[0], images[1], device=device, **opts)
-    from mfif.fusion.stack import fuse_stack_learned
-
-    return fuse_stack_learned(model, list(images), device=device, **opts)
+        return fuse_pair(model, images[0], images[1], inference=inf, compose_options=comp)
+    return fuse_stack_learned(model, list(images), stack_strategy=stack_strategy, inference=inf, compose_options=comp)
 
 
 @register_method(
@@ -47,10 +53,12 @@ def _fuse_learned(name: str, images: Sequence[np.ndarray], weights: str | None, 
     max_inputs=None,
     needs_weights=True,
     citation="Wang et al., MFIF-GAN, Signal Processing: Image Communication 2021",
+    options=LEARNED_OPTIONS,
 )
-def mfif_gan(images: Sequence[np.ndarray], *, weights: str | None = None, device: str = "auto", **opts: Any) -> FusionResult:
-    """MFIF-GAN with the paper's post-processing. Options: see :func:`mfif.fusion.pair.fuse_pair`."""
-    return _fuse_learned("mfif-gan", images, weights, device, **opts)
+def mfif_gan(images: Sequence[np.ndarray], **opts: Any) -> FusionResult:
+    """MFIF-GAN with the paper's post-processing. Options: :mod:`mfif.options` (``weights``,
+    ``stack_strategy`` and the fields of ``InferenceOptions`` / ``ComposeOptions``)."""
+    return _fuse_learned("mfif-gan", images, **opts)
 
 
 @register_method(
@@ -59,18 +67,21 @@ def mfif_gan(images: Sequence[np.ndarray], *, weights: str | None = None, device
     max_inputs=None,
     needs_weights=True,
     citation="this project (architecture of Wang et al. 2021, reduced width/depth)",
+    options=LEARNED_OPTIONS,
 )
-def mfif_gan_lite(images: Sequence[np.ndarray], *, weights: str | None = None, device: str = "auto", **opts: Any) -> FusionResult:
-    """MFIF-GAN-lite with the paper's post-processing."""
-    return _fuse_learned("mfif-gan-lite", images, weights, device, **opts)
+def mfif_gan_lite(images: Sequence[np.ndarray], **opts: Any) -> FusionResult:
+    """MFIF-GAN-lite with the paper's post-processing. Options as :func:`mfif_gan`."""
+    return _fuse_learned("mfif-gan-lite", images, **opts)
 
 
-WEIGHTS_OF = {"mfif-gan": "mfif-gan", "mfif-gan-lite": "mfif-gan-lite"}
+#: Weights set of each learned method whose name is not itself a weights set (the lite variants).
+_VARIANT_OF: dict[str, str] = {}
 
 
 def has_weights(method: str) -> bool:
     """True when the shipped weights a learned method uses are installed (False for unknown names)."""
-    return method in WEIGHTS_OF and bool(installed_weights(WEIGHTS_OF[method]))
+    name = _VARIANT_OF.get(method, method)
+    return name in ("mfif-gan", "mfif-gan-lite") and bool(installed_weights(name))
 
 
 def default_method() -> str:
@@ -105,16 +116,17 @@ LITE_VARIANTS: tuple[tuple[str, str, dict[str, Any]], ...] = (
 
 
 def _register_lite_variant(name: str, description: str, defaults: dict[str, Any]) -> None:
-    def fuse(images: Sequence[np.ndarray], *, weights: str | None = None, device: str = "auto", **opts: Any) -> FusionResult:
+    def fuse(images: Sequence[np.ndarray], **opts: Any) -> FusionResult:
         own = dict(defaults)
         if len(images) > 2:
             own.pop("soft", None)  # stacks select one source per pixel: the variant keeps its TTA only
-        return _fuse_learned("mfif-gan-lite", images, weights, device, **{**own, **opts})
+        return _fuse_learned("mfif-gan-lite", images, **{**own, **opts})
 
-    fuse.__doc__ = f"{description}. Options: see :func:`mfif.fusion.pair.fuse_pair`."
-    register_method(name, description=description, max_inputs=None, needs_weights=True, citation="this project")(fuse)
+    fuse.__doc__ = f"{description}. Options as :func:`mfif_gan`."
+    register_method(name, description=description, max_inputs=None, needs_weights=True, citation="this project",
+                    options=LEARNED_OPTIONS)(fuse)
+    _VARIANT_OF[name] = "mfif-gan-lite"
 
 
 for _name, _description, _defaults in LITE_VARIANTS:
     _register_lite_variant(_name, _description, _defaults)
-    WEIGHTS_OF[_name] = "mfif-gan-lite"

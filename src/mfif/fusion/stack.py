@@ -29,6 +29,7 @@ import numpy as np
 from scipy import ndimage
 
 from mfif.errors import MfifError
+from mfif.options import ComposeOptions, InferenceOptions, split_options
 from mfif.registry import FusionResult
 
 STRATEGIES = ("sequential", "vote")
@@ -200,143 +201,65 @@ def fuse_stack_learned(
     model: Any,
     images: Sequence[np.ndarray],
     *,
-    device: Any = "auto",
     stack_strategy: str | None = None,
-    threshold: float = 0.5,
-    min_region_ratio: float = 0.001,
-    connectivity: int = 1,
-    postprocess: bool = True,
-    amp: bool | str = False,
-    channels_last: bool = False,
-    tile: int | None = None,
-    tile_overlap: int | None = None,
-    tta: bool | int = False,
-    soft: bool = False,
-    **unused: Any,
+    inference: InferenceOptions | None = None,
+    compose_options: ComposeOptions | None = None,
+    **options: Any,
 ) -> FusionResult:
     """MFIF-GAN for N ≥ 2 sources.
 
     Args:
         model: Generator in eval mode.
         images: N ≥ 2 harmonised sources, float32 [0, 1], all H×W or all H×W×3.
-        device: ``auto``, ``cpu``, ``cuda`` or a torch device.
         stack_strategy: ``"sequential"`` (each step is the paper's pair pipeline on the running fused
             image and the next source) or ``"vote"`` (maps of all pairs → per-pixel argmax →
             small-region removal with ``min_region_ratio``); None = :data:`DEFAULT_LEARNED_STRATEGY`.
             ``vote`` uses each pair's post-processed decision map as its votes and the soft map to
             break ties.
-        threshold, min_region_ratio, connectivity, postprocess: The paper's post-processing
-            (:func:`mfif.fusion.pair.fuse_pair`).
-        amp, channels_last, tile, tile_overlap, tta: Inference options (:func:`mfif.fusion.pair.predict_focus_map`).
-        soft: Soft composition (:func:`mfif.fusion.pair.fuse_pair`); for two sources only, since a stack
-            selects one source per pixel.
+        inference, compose_options: The declared options (:mod:`mfif.options`), or give them as flat
+            keywords. Composition options that need a pair (soft, soft_boundary, edge_guide,
+            spread_correction) apply to N = 2 only, since a stack selects one source per pixel.
 
     Returns:
         FusionResult with ``fused``, ``depth_map`` (int32 H×W) and ``decision_map`` (1 where the first
         source was chosen); for N = 2 the pair result with ``depth_map`` added.
 
     Raises:
-        MfifError: unknown options, bad strategy, or sources of different shapes.
+        MfifError: unknown options, pair-only options for N > 2, bad strategy, or sources of different shapes.
     """
     from mfif.fusion.pair import fuse_pair, predict_focus_map
     from mfif.postprocess import postprocess_map
 
-    if unused.get("edge_guide") is not None:
-        raise MfifError(f"edge_guide is for pairs; {len(images)} sources have no single near-focus source to guide by")
-    unused.pop("edge_guide", None)
-    if unused:
-        raise MfifError(f"unknown option(s) for mfif-gan: {', '.join(sorted(unused))}")
+    inf, comp, rest = split_options(options)
+    if rest:
+        raise MfifError(f"unknown option(s) for mfif-gan: {', '.join(sorted(rest))}")
+    inf = inference or inf
+    comp = compose_options or comp
     strategy = stack_strategy or DEFAULT_LEARNED_STRATEGY
     imgs = _check(images, strategy)
     n = len(imgs)
-    if soft and n > 2:
-        raise MfifError(f"soft composition is for pairs; {n} sources are fused by selecting one source per pixel")
-    infer = dict(device=device, amp=amp, channels_last=channels_last, tile=tile, tta=tta)
-    if tile_overlap is not None:
-        infer["tile_overlap"] = tile_overlap
-    post = dict(threshold=threshold, min_region_ratio=min_region_ratio, connectivity=connectivity,
-                postprocess=postprocess)
+    if n > 2 and comp.pair_only:
+        raise MfifError(f"{', '.join(comp.pair_only)}: for two sources only; {n} sources are fused by selecting "
+                        "one source per pixel")
     if n == 2 or strategy == "sequential":
-        res = fuse_pair(model, imgs[0], imgs[1], **infer, **post, soft=soft)
+        res = fuse_pair(model, imgs[0], imgs[1], inference=inf, compose_options=comp)
         depth = np.where(res.decision_map > 0.5, 0, 1).astype(np.int32)
         if n == 2:
             res.depth_map = depth
             return res
         for k in range(2, n):
-            res = fuse_pair(model, res.fused, imgs[k], **infer, **post)
+            res = fuse_pair(model, res.fused, imgs[k], inference=inf, compose_options=comp)
             depth = np.where(res.decision_map > 0.5, depth, k).astype(np.int32)
         # Every step's decision map is binary, so the chain's fused image is exactly this selection.
         return _result(imgs, select(imgs, depth), depth, stack_strategy=strategy, pair_fusions=n - 1)
     score = np.zeros((n,) + imgs[0].shape[:2], np.float32)
     for i, j in combinations(range(n), 2):
-        soft = predict_focus_map(model, imgs[i], imgs[j], **infer)
-        hard = postprocess_map(soft, threshold=threshold, ratio=min_region_ratio, connectivity=connectivity,
-                               enabled=postprocess)
+        soft = predict_focus_map(model, imgs[i], imgs[j], inference=inf)
+        hard = postprocess_map(soft, threshold=comp.threshold, ratio=comp.min_region_ratio,
+                               connectivity=comp.connectivity, enabled=comp.postprocess)
         _vote(score, i, j, hard, soft)
     depth = np.argmax(score, axis=0).astype(np.int32)
     del score
-    if postprocess:
-        depth = clean_depth_map(depth, ratio=min_region_ratio, connectivity=connectivity)
+    if comp.postprocess:
+        depth = clean_depth_map(depth, ratio=comp.min_region_ratio, connectivity=comp.connectivity)
     return _result(imgs, select(imgs, depth), depth, stack_strategy=strategy, pair_fusions=n * (n - 1) // 2)
-
-
-def synthetic_stack(
-    n: int = 3,
-    *,
-    size: tuple[int, int] = (96, 96),
-    blur_step: float = 1.5,
-    regions: int = 6,
-    color: bool = True,
-    seed: int = 0,
-) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
-    """A synthetic focus stack with known ground truth (for tests and strategy measurements).
-
-    The all-in-focus image is multi-scale filtered noise (a 1/f-like texture). The frame is split
-    into ``regions`` Voronoi cells, each given a depth index in [0, n) (every index used when
-    ``regions ≥ n``). Source k shows a cell of depth d blurred with a Gaussian of
-    ``sigma = blur_step·|d − k|`` (conventional hard-boundary model), so source k is sharp exactly
-    where the true depth map equals k.
-
-    Args:
-        n: Number of sources.
-        size: (H, W).
-        blur_step: Blur per depth step, in pixels.
-        regions: Number of Voronoi cells.
-        color: H×W×3 sources when True, else H×W.
-        seed: Random seed.
-
-    Returns:
-        ``(sources, truth, depth)``: n float32 images, the all-in-focus float32 image and the int32
-        H×W ground-truth depth map.
-    """
-    rng = np.random.default_rng(seed)
-    h, w = size
-    shape = (h, w, 3) if color else (h, w)
-    truth = np.zeros(shape, np.float64)
-    for s, amp in ((0.6, 0.5), (1.5, 1.0), (4.0, 1.5), (10.0, 2.0)):
-        noise = rng.standard_normal(shape)
-        sig = (s, s, 0) if color else (s, s)
-        f = ndimage.gaussian_filter(noise, sig)
-        truth += amp * f / (f.std() + 1e-12)
-    truth = (truth - truth.min()) / (truth.max() - truth.min())
-    truth = truth.astype(np.float32)
-    pts = rng.random((regions, 2)) * np.array([h, w])
-    yy, xx = np.mgrid[0:h, 0:w]
-    cell = np.argmin((yy[None] - pts[:, 0, None, None]) ** 2 + (xx[None] - pts[:, 1, None, None]) ** 2, axis=0)
-    labels = np.concatenate([np.arange(n), rng.integers(0, n, max(0, regions - n))])[:regions]
-    rng.shuffle(labels)
-    depth = labels[cell].astype(np.int32)
-    blurred: dict[int, np.ndarray] = {}
-    sources = []
-    for k in range(n):
-        src = np.zeros(shape, np.float32)
-        for d in range(n):
-            step = abs(d - k)
-            if step not in blurred:
-                sig = blur_step * step
-                blurred[step] = truth if step == 0 else ndimage.gaussian_filter(
-                    truth, (sig, sig, 0) if color else (sig, sig), mode="reflect").astype(np.float32)
-            sel = depth == d
-            src[sel] = blurred[step][sel]
-        sources.append(src)
-    return sources, truth, depth

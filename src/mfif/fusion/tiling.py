@@ -27,6 +27,9 @@ import numpy as np
 import torch
 
 from mfif.errors import MfifError
+from mfif.fusion.inference import predict_focus_map_tensor, to_tensor
+from mfif.models.runtime import resolve_device
+from mfif.options import InferenceOptions
 
 #: Context pixels when the model's depth is unknown (covers the paper's 9-block generator).
 DEFAULT_OVERLAP = 88
@@ -105,7 +108,7 @@ def predict_focus_map_tiled(
         overlap: Context pixels around each core (rounded up to a multiple of 4); None =
             :func:`default_overlap` (the model's receptive-field radius).
         device: Torch device (``auto`` / ``cpu`` / ``cuda`` strings are resolved).
-        amp: bf16 autocast (True, False or ``"auto"``, :func:`mfif.fusion.pair.resolve_amp`).
+        amp: bf16 autocast (True, False or ``"auto"``, :func:`mfif.models.runtime.resolve_amp`).
         channels_last: Channels-last memory format.
 
     Returns:
@@ -114,13 +117,10 @@ def predict_focus_map_tiled(
     Raises:
         MfifError: tile or overlap out of range, or sources of different shapes.
     """
-    from mfif.fusion.pair import predict_focus_map_tensor, resolve_device, to_tensor
-
-    if tile is None or int(tile) < 16:
+    if not tile:
         raise MfifError(f"--tile {tile}: use a tile size of at least 16 pixels")
+    InferenceOptions(tile=tile, tile_overlap=overlap)  # the declared checks of both
     overlap = default_overlap(model) if overlap is None else int(overlap)
-    if overlap < 0:
-        raise MfifError(f"--tile-overlap {overlap}: must be >= 0")
     if a.shape != b.shape:
         raise MfifError(f"tiled inference: source shapes differ ({a.shape} vs {b.shape})")
     dev = resolve_device(device)

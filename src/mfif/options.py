@@ -1,0 +1,226 @@
+"""The declared fusion options of the learned methods, validated once.
+
+Two small frozen dataclasses hold every inference and composition option of the learned methods
+(``mfif-gan``, ``mfif-gan-lite`` and its variants):
+
+* :class:`InferenceOptions` — how the network runs: device, bf16 autocast, memory format, tiling,
+  test-time augmentation;
+* :class:`ComposeOptions` — how its focus map becomes the fused image: threshold, small-region
+  removal, soft composition, edge snapping, defocus-spread correction.
+
+Each field is declared once, with its default, its check and (where the CLI exposes it) its flag and
+help text in the field's ``metadata``. The CLI builds its flags from these declarations
+(:func:`add_cli_flags`), the registry knows which options a method takes from them, and the
+constructors validate the values, so the rules ("no TTA with tiles", "soft and soft_boundary are
+alternatives", …) are written in one place.
+
+Defaults of ``amp`` differ by front end, on purpose, and are stated once here:
+:data:`AMP_DEFAULTS` (the Python API and the bench: float32, reproducible across machines; the CLI,
+the demo and the web app: ``"auto"``, bf16 where the hardware computes it natively).
+
+This module imports nothing above :mod:`mfif.errors`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import MISSING, dataclass, field, fields
+from typing import Any, Mapping
+
+from mfif.errors import MfifError
+
+#: Test-time augmentation settings: number of network passes (1 = none).
+TTA_CHOICES = (1, 2, 4, 16)
+#: Soft composition (``soft=True``): weights ``clip(gain·(m − center) + 0.5)``, chosen on 48
+#: training-split pack pairs (docs/results.md).
+SOFT_CENTER = 0.7
+SOFT_GAIN = 2.0
+#: The ``amp`` default of each front end (see the module docstring).
+AMP_DEFAULTS: dict[str, bool | str] = {"api": False, "bench": False, "cli": "auto", "demo": "auto", "web": "auto"}
+
+
+def _flag(flag: str, help: str, **argparse_kw: Any) -> dict[str, Any]:
+    return {"flag": flag, "help": help, "argparse": argparse_kw}
+
+
+@dataclass(frozen=True)
+class InferenceOptions:
+    """How a learned method runs its network.
+
+    Attributes:
+        device: ``"auto"``, ``"cpu"``, ``"cuda"``/``"cuda:N"`` or a ``torch.device``.
+        amp: bf16 autocast: True, False or ``"auto"`` (:func:`mfif.models.runtime.resolve_amp`).
+        channels_last: Channels-last tensors (None = when the model's weights are).
+        tile: Tile core size in pixels for large images (None = one pass; ≥ 16).
+        tile_overlap: Context pixels around each tile (None = the model's receptive-field radius).
+        tta: Test-time augmentation passes: 1 (none), 2 (mirror), 4 (four flips), 16 (flips of four
+            2-px shifts); True = 4, False/None/0 = 1.
+    """
+
+    device: Any = field(default="auto", metadata=_flag(
+        "--device", "auto, cpu or cuda (learned methods; default auto)"))
+    amp: bool | str = field(default=False, metadata=_flag(
+        "--amp", "bf16 autocast for learned methods; default: on for CUDA GPUs with bf16 and for CPUs with native "
+        "bf16 (AVX512-BF16/AMX, Arm BF16), where mfif-gan-lite runs about 2x faster at the same quality "
+        "(docs/speed.md), else off; --no-amp = float32 (the Python API's default)",
+        action=argparse.BooleanOptionalAction))
+    channels_last: bool | None = None
+    tile: int | None = field(default=None, metadata=_flag(
+        "--tile", "tile size for large images (learned methods)", type=int))
+    tile_overlap: int | None = field(default=None, metadata=_flag(
+        "--tile-overlap", "context pixels around each tile (learned methods, with --tile)", type=int))
+    tta: int = field(default=1, metadata=_flag(
+        "--tta", "test-time augmentation (learned methods): average the focus maps of the 4 flipped copies "
+        "(--tta or --tta 4; 4x compute), of the image and its mirror image (--tta 2) or of the flips of 4 "
+        "shifted copies (--tta 16)", type=int, nargs="?", const=4, choices=list(TTA_CHOICES), metavar="N"))
+
+    def __post_init__(self) -> None:
+        t = self.tta
+        if t is True:
+            t = 4
+        elif t is False or t is None or (isinstance(t, int) and t == 0):
+            t = 1
+        if isinstance(t, bool) or not isinstance(t, int) or int(t) not in TTA_CHOICES:
+            try:
+                ok = int(t) in TTA_CHOICES and float(t) == int(t)  # numpy integers
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                raise MfifError(f"--tta must be False, True, 1, 2, 4 or 16, got {self.tta!r}")
+        object.__setattr__(self, "tta", int(t))
+        if not (isinstance(self.amp, bool) or self.amp == "auto" or type(self.amp).__name__ == "bool_"):
+            raise MfifError(f"--amp must be True, False or 'auto', got {self.amp!r}")
+        if self.tile is not None and not self.tile:
+            object.__setattr__(self, "tile", None)  # 0 = one pass
+        if self.tile is not None and int(self.tile) < 16:
+            raise MfifError(f"--tile {self.tile}: use a tile size of at least 16 pixels")
+        if self.tile_overlap is not None and int(self.tile_overlap) < 0:
+            raise MfifError(f"--tile-overlap {self.tile_overlap}: must be >= 0")
+        if self.tile and self.tta > 1:
+            raise MfifError("--tta is not combined with --tile: give one of them (tiles are for images too large for one pass)")
+
+
+@dataclass(frozen=True)
+class ComposeOptions:
+    """How a learned method turns its focus map into the fused image.
+
+    Attributes:
+        threshold: Map value above which source A is picked (paper 0.5).
+        min_region_ratio: Small-region removal threshold as a fraction of H·W (paper 0.001).
+        connectivity: 1 = 4-neighbour, 2 = 8-neighbour regions.
+        postprocess: Small-region removal on (the paper) or off (ablation).
+        soft: Compose with :func:`mfif.fusion.pair.soft_weights` of the map instead of the hard pick.
+        soft_center, soft_gain: Centre and slope of those weights.
+        soft_boundary: Pixels around the decision boundary composed with the soft map (0 = off).
+        edge_guide: Guided-filter the map with the near-focus source: ``"a"``, ``"b"`` or None (off).
+        spread_correction: False (paper), True (estimated σ) or a σ value: unmix the defocus spread
+            outside the A-region.
+    """
+
+    threshold: float = 0.5
+    min_region_ratio: float = field(default=0.001, metadata=_flag(
+        "--min-region-ratio", "small-region threshold as a fraction of H·W (learned methods; paper 0.001)", type=float))
+    connectivity: int = 1
+    postprocess: bool = field(default=True, metadata=_flag(
+        "--postprocess", "small-region removal (learned methods; --no-postprocess = the paper's ablation)",
+        action=argparse.BooleanOptionalAction))
+    soft: bool = field(default=False, metadata=_flag(
+        "--soft", "compose with soft weights clip(2·(map − 0.7) + 0.5) instead of the hard pick "
+        "(learned methods, two sources; see docs/results.md)", action="store_const", const=True))
+    soft_center: float = SOFT_CENTER
+    soft_gain: float = SOFT_GAIN
+    soft_boundary: float = field(default=0.0, metadata=_flag(
+        "--soft-boundary", "blend with the soft focus map within PX pixels of the decision boundary "
+        "(learned methods, two sources; 0 = hard pick everywhere, the paper)", type=float, metavar="PX"))
+    edge_guide: str | None = field(default=None, metadata=_flag(
+        "--edge-guide", "snap the focus map to the edges of the near-focus source, A or B (learned methods, "
+        "two sources; guided filter, 3x3 windows; see docs/results.md)", choices=["a", "b"]))
+    spread_correction: bool | float = field(default=False, metadata=_flag(
+        "--spread-correction", "unmix the defocus spread outside the A-region (learned methods, two sources; "
+        "A = near focus; needs a pixel-accurate map, see docs/results.md)", action="store_const", const=True))
+
+    def __post_init__(self) -> None:
+        if self.soft and self.soft_boundary and self.soft_boundary > 0:
+            raise MfifError("--soft and --soft-boundary are alternatives: give one of them")
+        if self.soft_boundary is not None and self.soft_boundary < 0:
+            raise MfifError(f"--soft-boundary must be >= 0, got {self.soft_boundary}")
+        if self.soft and not self.soft_gain > 0:
+            raise MfifError(f"soft_gain must be > 0, got {self.soft_gain}")
+        if self.edge_guide not in (None, "a", "b"):
+            raise MfifError(f"--edge-guide must be None, 'a' or 'b' (the near-focus source), got {self.edge_guide!r}")
+        if not 0 <= float(self.min_region_ratio) < 1:
+            raise MfifError(f"--min-region-ratio must be in [0, 1), got {self.min_region_ratio}")
+        if self.connectivity not in (1, 2):
+            raise MfifError(f"connectivity must be 1 or 2, got {self.connectivity!r}")
+
+    @property
+    def pair_only(self) -> list[str]:
+        """Names of the options set here that only a pair can use (a stack selects one source per pixel)."""
+        out = []
+        if self.soft:
+            out.append("soft")
+        if self.soft_boundary:
+            out.append("soft_boundary")
+        if self.edge_guide is not None:
+            out.append("edge_guide")
+        if self.spread_correction is not False and self.spread_correction is not None:
+            out.append("spread_correction")
+        return out
+
+
+INFERENCE_FIELDS = tuple(f.name for f in fields(InferenceOptions))
+COMPOSE_FIELDS = tuple(f.name for f in fields(ComposeOptions))
+#: Options of the learned methods besides the two dataclasses.
+LEARNED_EXTRA = ("weights", "stack_strategy")
+#: Every option a learned method takes.
+LEARNED_OPTIONS = frozenset(INFERENCE_FIELDS + COMPOSE_FIELDS + LEARNED_EXTRA)
+#: Options a pair-only method gets from the stack extension (:mod:`mfif.fusion.stack`).
+STACK_OPTIONS = frozenset({"stack_strategy", "stack_min_region_ratio"})
+
+
+def split_options(options: Mapping[str, Any]) -> tuple[InferenceOptions, ComposeOptions, dict[str, Any]]:
+    """Build the two option objects from flat keyword options; None values count as not given.
+
+    Returns:
+        ``(inference, compose, rest)`` where ``rest`` holds the options of neither dataclass.
+    """
+    given = {k: v for k, v in options.items() if v is not None}
+    inf = InferenceOptions(**{k: given[k] for k in INFERENCE_FIELDS if k in given})
+    comp = ComposeOptions(**{k: given[k] for k in COMPOSE_FIELDS if k in given})
+    rest = {k: v for k, v in given.items() if k not in INFERENCE_FIELDS and k not in COMPOSE_FIELDS}
+    return inf, comp, rest
+
+
+def flag_name(option: str) -> str:
+    """The CLI spelling of an option name (``spread_correction`` → ``--spread-correction``)."""
+    return "--" + option.replace("_", "-")
+
+
+def cli_options() -> list[tuple[str, dict[str, Any]]]:
+    """``(option name, metadata)`` of every declared option that has a CLI flag, in declaration order."""
+    out = []
+    for cls in (InferenceOptions, ComposeOptions):
+        for f in fields(cls):
+            if "flag" in f.metadata:
+                out.append((f.name, dict(f.metadata)))
+    return out
+
+
+def add_cli_flags(p: argparse.ArgumentParser) -> None:
+    """Add one flag per declared option that has one; every flag defaults to None (= not given)."""
+    for name, meta in cli_options():
+        p.add_argument(meta["flag"], dest=name, default=None, help=meta["help"], **meta["argparse"])
+
+
+def given_cli_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The declared options the user gave on the command line (value not None)."""
+    return {name: getattr(args, name) for name, _ in cli_options() if getattr(args, name, None) is not None}
+
+
+def default_of(option: str) -> Any:
+    """Declared default of an option of either dataclass (KeyError for other names)."""
+    for cls in (InferenceOptions, ComposeOptions):
+        for f in fields(cls):
+            if f.name == option:
+                return f.default if f.default is not MISSING else None
+    raise KeyError(option)
