@@ -3,8 +3,8 @@
 Every job lives in its own folder ``<root>/<id>`` (``id`` is a server-made UUID hex; client strings
 never become paths). The worker reads the uploads with :func:`mfif.io.read_image`, aligns and fuses
 through :func:`mfif.api.fuse`, and keeps the frames, the fusion and its maps as ``.npy`` files
-(never pickled) for the page, the downloads and the retouch. Finished jobs are evicted oldest-first
-when the folder outgrows its cap; the whole root is removed on :meth:`JobStore.close`.
+(never pickled) for the page, the downloads and the retouch. Finished jobs are evicted least recently
+used first when a new job arrives and the folder is over its cap; the whole root is removed on :meth:`JobStore.close`.
 """
 
 from __future__ import annotations
@@ -285,7 +285,6 @@ class JobStore:
                     p.unlink(missing_ok=True)
                 if job.state == "error":
                     job.stage = "failed"
-            self.evict()
 
     def _stage(self, job: Job, stage: str, progress: float) -> None:
         job.stage, job.progress = stage, progress
