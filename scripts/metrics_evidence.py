@@ -20,7 +20,7 @@ Data (all under the ``shared`` argument, read only, nothing is copied):
 Usage::
 
     python scripts/metrics_evidence.py ../shared --update-doc docs/metrics.md
-    python scripts/metrics_evidence.py ../shared --limit 3 --output scratch/metrics/evidence.md
+    python scripts/metrics_evidence.py ../shared --limit 3 --output bench-out/metrics-evidence.md
 """
 
 from __future__ import annotations
