@@ -1,17 +1,21 @@
-"""Parity of the part-1 classical baselines against the survey's outputs of the original MATLAB codes.
+"""Parity of the classical baselines against the survey's outputs of the original MATLAB codes.
 
 Usage:
     python scripts/baseline_parity.py ../shared/data/reference/survey-gray
-        [--methods gff quadtree dsift dwt lp] [--pairs g_01 g_05] [--doc docs/baselines.md]
+        [--methods gff quadtree ...] [--pairs g_01 g_05] [--doc docs/baselines.md | --no-doc]
 
 The survey folder (yuliu316316/MFIF, grayscale part; see its README) holds
 ``sourceimages/grayscale/g_NN_{1,2}.tif`` and ``Results/grayscale/g_NN_<method>.tif``. Sources are read
 with :func:`mfif.io.read_image` (float32 ÷ 255) and fused with the registry method at its defaults.
 Our float32 output is converted to 8 bits as MATLAB's ``uint8`` does (round half away from zero) after
 snapping float32 noise to 1e-4 grey levels, so that exact 50/50 blends (x.5 levels) round as in the
-original. Reported per pair: identical-pixel % and PSNR (peak 255) to the survey image; the table is
-written between the ``<!-- parity:start -->`` / ``<!-- parity:end -->`` markers of the doc (atomically).
-The survey has no Laplacian-pyramid result: ``lp`` is listed as "no reference".
+original. Reported per pair: identical-pixel % and PSNR (peak 255) to the survey image.
+
+The survey has no result of the Laplacian pyramid (``lp``), CSR (it has ``sr``, ``asr``, ``nsct-sr``)
+or BF: those are "no reference"; for them a second table gives, as a plausibility proxy only, the PSNR
+to the survey's outputs of two other decision-map methods (``quadtree`` and ``cnn``). The tables are
+printed and written between the ``<!-- parity:start -->`` / ``<!-- parity:end -->`` markers of
+``--doc`` (atomically) unless ``--no-doc``.
 """
 
 from __future__ import annotations
@@ -26,9 +30,15 @@ import numpy as np
 
 from mfif.bench.report import replace_section
 from mfif.io import read_image
+from mfif.metrics.reference import psnr
 from mfif.registry import get_method
 
-REF_NAME = {"gff": "gff", "quadtree": "quadtree", "dsift": "dsift", "dwt": "dwt", "lp": None}
+# registry name -> file name of the survey's output of the original code (None: the survey has none)
+REF_NAME = {
+    "gff": "gff", "quadtree": "quadtree", "dsift": "dsift", "dwt": "dwt", "lp": None,
+    "mwgf": "mwgf", "nsct": "nsct", "csr": None, "bf": None,
+}
+PROXIES = ("quadtree", "cnn")  # survey outputs compared with for methods without a reference
 START, END = "<!-- parity:start -->", "<!-- parity:end -->"
 
 
@@ -38,11 +48,6 @@ def to_uint8(x: np.ndarray) -> np.ndarray:
     return np.clip(np.floor(v + 0.5), 0, 255).astype(np.uint8)
 
 
-def psnr(x: np.ndarray, y: np.ndarray) -> float:
-    mse = float(np.mean((x.astype(np.float64) - y.astype(np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10.0 * np.log10(255.0**2 / mse)
-
-
 def fmt_psnr(v: float) -> str:
     return "∞" if v == float("inf") else f"{v:.1f}"
 
@@ -50,10 +55,11 @@ def fmt_psnr(v: float) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("survey", type=Path, help="survey-gray folder (sourceimages/ and Results/)")
-    ap.add_argument("--methods", nargs="+", default=list(REF_NAME))
+    ap.add_argument("--methods", nargs="+", default=list(REF_NAME), choices=list(REF_NAME))
     ap.add_argument("--pairs", nargs="+", default=None, help="pair ids such as g_01 (default: all)")
-    ap.add_argument("--doc", type=Path, default=Path(__file__).resolve().parents[1] / "docs" / "baselines.md")
-    ap.add_argument("--no-doc", action="store_true", help="print the table only")
+    ap.add_argument("--doc", type=Path, default=Path("docs") / "baselines.md",
+                    help="markdown file whose parity markers receive the tables (default: docs/baselines.md)")
+    ap.add_argument("--no-doc", action="store_true", help="print the tables only")
     args = ap.parse_args(argv)
 
     src = args.survey / "sourceimages" / "grayscale"
@@ -61,25 +67,31 @@ def main(argv: list[str] | None = None) -> int:
     if not src.is_dir():
         print(f"baseline_parity: {src}: no such folder", file=sys.stderr)
         return 2
+    if not args.no_doc and not args.doc.is_file():
+        print(f"baseline_parity: {args.doc}: no such file (use --doc PATH or --no-doc)", file=sys.stderr)
+        return 2
     pairs = args.pairs or sorted(p.name[:-6] for p in src.glob("g_*_1.tif"))
     rows: dict[str, dict[str, tuple[float, float, float]]] = {}
+    proxy: dict[str, dict[str, list[float]]] = {}
     for m in args.methods:
         fn = get_method(m).fn
-        rows[m] = {}
+        rows[m], proxy[m] = {}, {}
         for pid in pairs:
             a, _ = read_image(src / f"{pid}_1.tif")
             b, _ = read_image(src / f"{pid}_2.tif")
             t0 = time.perf_counter()
             out = fn([a, b]).fused
             dt = time.perf_counter() - t0
-            ref_name = REF_NAME.get(m, m)
-            ref_path = res / f"{pid}_{ref_name}.tif" if ref_name else None
+            q = to_uint8(out)
+            ref_path = res / f"{pid}_{REF_NAME[m]}.tif" if REF_NAME[m] else None
             if ref_path is None or not ref_path.exists():
                 rows[m][pid] = (float("nan"), float("nan"), dt)
+                proxy[m][pid] = [psnr(q, to_uint8(read_image(res / f"{pid}_{o}.tif")[0]), peak=255.0)
+                                 if (res / f"{pid}_{o}.tif").exists() else float("nan") for o in PROXIES]
+                print(f"{m:10s} {pid}: no reference, {dt:.2f} s", flush=True)
                 continue
-            ref, _ = read_image(ref_path)
-            q, r = to_uint8(out), to_uint8(ref)
-            rows[m][pid] = (100.0 * float(np.mean(q == r)), psnr(q, r), dt)
+            r = to_uint8(read_image(ref_path)[0])
+            rows[m][pid] = (100.0 * float(np.mean(q == r)), psnr(q, r, peak=255.0), dt)
             print(f"{m:10s} {pid}: {rows[m][pid][0]:7.3f} % identical, PSNR {fmt_psnr(rows[m][pid][1])} dB, {dt:.2f} s", flush=True)
 
     lines = [
@@ -110,6 +122,15 @@ def main(argv: list[str] | None = None) -> int:
         time_cells.append(f"{sum(v[2] for v in rows[m].values()):.1f}")
     lines.append("| **mean** | " + " | ".join(mean_cells) + " |")
     lines.append("| total s | " + " | ".join(time_cells) + " |")
+    no_ref = [m for m in args.methods if proxy[m]]
+    if no_ref:
+        lines += ["", "Methods without a survey output, plausibility proxy only: PSNR (dB, peak 255) to the survey's "
+                  + " / ".join(PROXIES) + " outputs, mean over pairs.", "",
+                  "| method | " + " | ".join(f"PSNR to {o}" for o in PROXIES) + " |", "|---|" + "---|" * len(PROXIES)]
+        for m in no_ref:
+            cols = np.array(list(proxy[m].values()), float)
+            lines.append(f"| {m} | " + " | ".join(f"{np.nanmean(cols[:, k]):.2f}" if np.isfinite(cols[:, k]).any() else "–"
+                                                  for k in range(len(PROXIES))) + " |")
     table = "\n".join(lines)
     print(table)
     if not args.no_doc:

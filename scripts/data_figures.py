@@ -23,7 +23,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from data_recovery_eval import NAMES, load, run_case, seg_mask, shape_mask  # noqa: E402
 
-from mfif.data.recovery import iou  # noqa: E402
+from mfif.metrics.reference import iou  # noqa: E402
 from mfif.data.synthesis import alpha_matte_pair  # noqa: E402
 
 

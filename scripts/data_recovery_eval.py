@@ -22,8 +22,9 @@ import numpy as np
 from PIL import Image
 from skimage import data, draw, filters, measure, transform
 
-from mfif.data.recovery import iou, recover_mask
+from mfif.data.recovery import recover_mask
 from mfif.data.synthesis import conventional_pair
+from mfif.metrics.reference import iou
 
 NAMES = ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry", "brick", "grass", "gravel",
          "coins", "camera", "hubble_deep_field", "retina")

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from mfif.bench.synthetic import (
     SyntheticPair,
-    band_psnr,
-    boundary_band,
     builtin_pairs,
     evaluate_synthetic,
     pack_pairs,
-    psnr,
     summarize,
 )
 
@@ -24,30 +19,6 @@ def _half_mask(n: int = 32) -> np.ndarray:
     m = np.zeros((n, n), np.float32)
     m[:, : n // 2] = 1  # columns 0..15 = A
     return m
-
-
-def test_band_geometry() -> None:
-    band = boundary_band(_half_mask(), 2)
-    # distance to the other region: col 15 -> 1, col 14 -> 2 (inside); col 16 -> 1, col 17 -> 2 (outside)
-    assert np.array_equal(np.flatnonzero(band.any(axis=0)), [14, 15, 16, 17])
-    assert band.all(axis=0)[14:18].all() and band.sum() == 4 * 32
-    assert not boundary_band(np.ones((8, 8)), 8).any()
-
-
-def test_band_psnr_known_answer() -> None:
-    # Error 0.1 in every channel on exactly the band pixels (4 columns of 32 at width 2):
-    # band MSE = 0.01 -> 20 dB; whole-image MSE = 0.01 * 128/1024 -> 10*log10(800) = 29.031 dB.
-    truth = np.full((32, 32, 3), 0.5, np.float32)
-    fused = truth.copy()
-    fused[:, 14:18] += 0.1
-    m = _half_mask()
-    assert band_psnr(fused, truth, m, 2) == pytest.approx(20.0, abs=1e-5)
-    assert psnr(fused, truth) == pytest.approx(10 * math.log10(800), abs=1e-5)
-    assert band_psnr(fused, truth, m, 1) == pytest.approx(20.0, abs=1e-5)  # the error covers the 1-px band too
-    # errors only outside the band do not touch band PSNR
-    fused2 = truth.copy()
-    fused2[:, :4] = 0.0
-    assert band_psnr(fused2, truth, m, 8) == math.inf
 
 
 def test_references_and_method() -> None:

@@ -9,7 +9,8 @@ import pytest
 from PIL import Image
 from skimage import data, draw
 
-from mfif.data.recovery import estimate_sigma, iou, recover_mask, voc_label_to_mask
+from mfif.data.recovery import estimate_sigma, recover_mask, voc_label_to_mask
+from mfif.metrics.reference import iou
 from mfif.data.synthesis import conventional_pair
 from mfif.errors import MfifError
 

@@ -179,7 +179,7 @@ def test_switch_conventional_data(tiny_cfg, source, tmp_path):
     # B differs only where the α-matte spreads the blurred foreground (near the boundary)
     diff = (ia["b"] - ic["b"]).abs().amax(0)
     assert diff.max() > 1e-3
-    from mfif.postprocess import boundary_band
+    from mfif.metrics.reference import boundary_band
 
     far = ~torch.from_numpy(boundary_band(ia["mask"][0].numpy(), 3.0))
     assert diff[far].max() < 1e-6

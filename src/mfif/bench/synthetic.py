@@ -35,16 +35,13 @@ import numpy as np
 from scipy import ndimage
 
 from mfif.errors import MfifError
-from mfif.postprocess.regions import boundary_band
+from mfif.metrics.reference import boundary_band, iou, psnr
 
 __all__ = [
     "SyntheticPair",
     "TRUTH_MASK",
     "REFERENCES",
     "BUILTIN_IMAGES",
-    "boundary_band",
-    "band_psnr",
-    "psnr",
     "builtin_pairs",
     "pack_pairs",
     "evaluate_synthetic",
@@ -79,25 +76,6 @@ class SyntheticPair:
     truth: np.ndarray
     mask: np.ndarray
     sigma: float
-
-
-def psnr(x: np.ndarray, ref: np.ndarray, where: np.ndarray | None = None) -> float:
-    """PSNR in dB (data range 1) of ``x`` against ``ref``, optionally over pixels ``where`` (H x W bool).
-
-    Returns ``inf`` for identical inputs and NaN for an empty region.
-    """
-    d = (np.asarray(x, np.float64) - np.asarray(ref, np.float64)) ** 2
-    if where is not None:
-        if not where.any():
-            return math.nan
-        d = d[where]
-    mse = float(d.mean())
-    return math.inf if mse == 0 else 10.0 * math.log10(1.0 / mse)
-
-
-def band_psnr(x: np.ndarray, ref: np.ndarray, mask: np.ndarray, width: float = 8) -> float:
-    """PSNR within :func:`boundary_band` of ``mask``."""
-    return psnr(x, ref, boundary_band(mask, width))
 
 
 def _square_resize(img: np.ndarray, size: int | None) -> np.ndarray:
@@ -219,8 +197,6 @@ def pack_pairs(
 
 
 def _score(p: SyntheticPair, fused: np.ndarray, decision: np.ndarray | None, band: float, with_ssim: bool) -> dict:
-    from mfif.data.recovery import iou
-
     f = np.asarray(fused, np.float32)
     if f.ndim == 2 and p.truth.ndim == 3:
         f = np.repeat(f[..., None], 3, axis=2)
@@ -294,7 +270,7 @@ def evaluate_synthetic(
                     fused, dec = p.a * mm + p.b * (1 - mm), p.mask
                 else:
                     opts = dict((options or {}).get(m, {}))
-                    if get_method(m).needs_weights:
+                    if get_method(m).accepts("device"):
                         opts.setdefault("device", device)
                         if weights and m in weights:
                             opts["weights"] = weights[m]

@@ -42,7 +42,7 @@ def demo_pair(*, sigma: float = 2.0) -> tuple[np.ndarray, np.ndarray, np.ndarray
 
 def _cmd(args: argparse.Namespace) -> int:
     from mfif.api import fuse
-    from mfif.bench.synthetic import band_psnr, psnr
+    from mfif.metrics.reference import band_psnr, psnr
     from mfif.fusion.methods import default_method
     from mfif.io import save_map, write_image
 
@@ -57,8 +57,11 @@ def _cmd(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     from mfif.registry import get_method
 
-    opts = {"amp": "auto" if args.amp is None else args.amp} if get_method(method).needs_weights else {}
-    res = fuse([a, b], method=method, device=args.device, **opts)
+    from mfif.options import AMP_DEFAULTS
+
+    info = get_method(method)
+    opts = {"device": args.device, "amp": AMP_DEFAULTS["demo"] if args.amp is None else args.amp} if info.accepts("amp") else {}
+    res = fuse([a, b], method=method, **opts)
     dt = time.perf_counter() - t0
     write_image(out / "source_a.png", a)
     write_image(out / "source_b.png", b)

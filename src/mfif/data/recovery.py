@@ -32,8 +32,9 @@ from scipy import ndimage as ndi
 
 from mfif.errors import MfifError
 from mfif.filters import gaussian_blur
+from mfif.metrics.reference import iou
 
-__all__ = ["RecoveryResult", "recover_mask", "estimate_sigma", "iou", "voc_label_to_mask"]
+__all__ = ["RecoveryResult", "recover_mask", "estimate_sigma", "voc_label_to_mask"]
 
 SIGMA_GRID: tuple[float, ...] = tuple(np.round(np.arange(0.6, 4.01, 0.2), 2))
 
@@ -57,16 +58,6 @@ class RecoveryResult:
     confident: float
     seeds: np.ndarray = field(repr=False)
     residual: float = 0.0
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    """Intersection over union of two binary masks (> 0.5); 1.0 if both are empty."""
-    a = np.asarray(a) > 0.5
-    b = np.asarray(b) > 0.5
-    union = np.logical_or(a, b).sum()
-    if union == 0:
-        return 1.0
-    return float(np.logical_and(a, b).sum() / union)
 
 
 def voc_label_to_mask(label_png) -> np.ndarray:  # noqa: ANN001

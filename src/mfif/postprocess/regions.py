@@ -84,24 +84,3 @@ def postprocess_map(
     if enabled:
         d = remove_small_regions(d, ratio=ratio, connectivity=connectivity)
     return d.astype(np.float32)
-
-
-def boundary_band(mask: np.ndarray, width: float = 8) -> np.ndarray:
-    """Pixels within ``width`` px of the focus boundary, on either side.
-
-    A pixel of the foreground (``mask > 0.5``) at Euclidean distance d (centre to centre) to the nearest
-    background pixel is in the band when d ≤ ``width``, and likewise for background pixels; distance 1
-    = a pixel touching the boundary, so the band is about 2·width pixels wide.
-
-    Args:
-        mask: H x W, > 0.5 = foreground.
-        width: Band half-width in pixels.
-
-    Returns:
-        bool H x W; all False when the mask is a single region.
-    """
-    m = np.asarray(mask) > 0.5
-    if m.all() or not m.any():
-        return np.zeros(m.shape, bool)
-    dist = np.where(m, ndimage.distance_transform_edt(m), ndimage.distance_transform_edt(~m))
-    return dist <= width

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from mfif.errors import MfifError
-from mfif.fusion.pair import resolve_amp
+from mfif.models.runtime import resolve_amp
 from mfif.io import write_atomic
 from mfif.models.critic import Critic
 from mfif.models.generator import Generator
@@ -47,7 +47,7 @@ from mfif.training.losses import (
     image_reconstruction,
     reconstruction,
 )
-from mfif.postprocess import boundary_band
+from mfif.metrics.reference import boundary_band
 from mfif.training.validation import BAND_PX, evaluate_generator
 
 LOG_COLUMNS = [
@@ -145,7 +145,7 @@ class Trainer:
         torch.set_num_threads(cfg.threads or os.cpu_count() or 1)
         cuda = self.device.type == "cuda"
         # "auto": bf16 autocast where the hardware computes bf16 natively (CUDA GPUs with bf16, CPUs with
-        # AVX512-BF16 / AMX-BF16 / Arm BF16) — the inference policy of mfif.fusion.pair.resolve_amp
+        # AVX512-BF16 / AMX-BF16 / Arm BF16) — the inference policy of mfif.models.runtime.resolve_amp
         self.amp = resolve_amp(cfg.amp, self.device)  # cfg.amp is True, False or "auto" (validated)
         self.channels_last = cuda if cfg.channels_last == "auto" else bool(cfg.channels_last)
         self.gpu_synthesis = cuda if cfg.gpu_synthesis == "auto" else bool(cfg.gpu_synthesis)

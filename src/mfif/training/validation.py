@@ -14,20 +14,20 @@ For each validation item (centre crop, fixed σ, no augmentation):
 
 from __future__ import annotations
 
-import math
 from typing import Iterable
 
-import numpy as np
 import torch
 
+from mfif.metrics.reference import psnr_from_mse
+
 BAND_PX = 8.0
+MAX_DB = 100.0  # validation's PSNR ceiling (a perfect pick logs 100 dB, not inf)
 
 
 def _psnr(sse: float, count: float) -> float:
     if count <= 0:
         return float("nan")
-    mse = sse / count
-    return 100.0 if mse <= 1e-10 else -10.0 * math.log10(mse)
+    return psnr_from_mse(sse / count, max_db=MAX_DB)
 
 
 class ValAccumulator:
