@@ -71,7 +71,7 @@ def test_parity_with_original_on_survey_pair(shared_dir):
     """Against the original MATLAB MWGF output of the MFIF survey (yuliu316316/MFIF, pair g_10).
 
     Provenance: the reference TIFF was produced by the authors' code (survey README); our result
-    measured 47.29 dB with scripts/baseline_parity2.py; the bar is the task's 40 dB target.
+    measured 47.3 dB with `scripts/baseline_parity.py --methods mwgf --pairs g_10`; the bar is the task's 40 dB target.
     """
     import tifffile
 

@@ -97,7 +97,7 @@ def test_parity_with_original_on_survey_pair(shared_dir):
     """Against the original NSCT fusion output of the MFIF survey (Liu's MST toolbox, pair g_10).
 
     Provenance: the reference TIFF was produced by the original MATLAB code (survey README); our
-    result measured 54.83 dB with scripts/baseline_parity2.py (Octave + the original MEX: about 53 dB,
+    result measured 54.8 dB with `scripts/baseline_parity.py --methods nsct --pairs g_10` (Octave + the original MEX: about 53 dB,
     docs/baselines.md); the bar is the task's 40 dB target.
     """
     import tifffile
