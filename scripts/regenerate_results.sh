@@ -4,8 +4,11 @@
 # Usage: scripts/regenerate_results.sh SHARED [STEP ...]
 #   SHARED  the read-only material (../shared): data/inputs, data/reference, data/train/mf-voc
 #   STEP    any of: pack known-truth lytro mffw-gray ranks copy speed   (default: all, in this order)
+#           or the fast path when only the learned methods' outputs changed: pack known-truth learned merge speed
+#           (the learned methods on the real pairs, merged into the stored Table 1 means of docs/results/tables)
 #
-# Environment: PYTHON (default .venv/bin/python), OUT (default bench-out, git-ignored).
+# Environment: PYTHON (default .venv/bin/python), OUT (default bench-out, git-ignored),
+#   PACK (default packs/mf-voc; only its 64 held-out val items are used here).
 # Every step resumes: `mfif bench` skips fusions whose PNG exists and scores already in scores.csv,
 # scripts/known_truth.py reuses its CSV rows, the pack is built once. After a change of the learned
 # methods' inference, delete their folders first so they are recomputed, e.g.
@@ -20,6 +23,7 @@ shift
 STEPS=${*:-pack known-truth lytro mffw-gray ranks copy speed}
 PY=${PYTHON:-.venv/bin/python}
 OUT=${OUT:-bench-out}
+PACK=${PACK:-packs/mf-voc}
 cd "$(dirname "$0")/.."
 
 LEARNED=mfif-gan,mfif-gan-lite,mfif-gan-lite-tta2,mfif-gan-lite-tta,mfif-gan-lite-soft,mfif-gan-lite-tta16-soft
@@ -31,12 +35,12 @@ run() { echo "+ $*" >&2; "$@"; }
 for step in $STEPS; do
   case $step in
     pack)  # the mf-voc pack: 2,599 items, of which 64 held-out 'val' pairs are the known truth
-      if [ ! -f packs/mf-voc/manifest.json ]; then
+      if [ ! -f "$PACK/manifest.json" ]; then
         run "$PY" -m mfif data recover-masks "$SHARED/data/train/mf-voc" "$OUT/rec-mfvoc" --jobs 2 --quiet
-        run "$PY" -m mfif data pack "$OUT/rec-mfvoc" packs/mf-voc --max-ambiguity 0.2 --quiet
+        run "$PY" -m mfif data pack "$OUT/rec-mfvoc" "$PACK" --max-ambiguity 0.2 --quiet
       fi ;;
     known-truth)  # results §1: both source orders, pack σ / σ = 1 / built-in pairs
-      run "$PY" scripts/known_truth.py --pack packs/mf-voc --out "$OUT/known-truth" > /dev/null ;;
+      run "$PY" scripts/known_truth.py --pack "$PACK" --out "$OUT/known-truth" > /dev/null ;;
     lytro)  # results §2–§4: Table 1 (Lytro), Table 2, Fig. 4–7
       run "$PY" scripts/bench_paper.py --shared "$SHARED" --out "$OUT/paper-lytro" --datasets lytro \
         --methods "$LEARNED,$CLASSICAL_ALL" -- --fig6-method mfif-gan-lite \
@@ -44,6 +48,13 @@ for step in $STEPS; do
     mffw-gray)
       run "$PY" scripts/bench_paper.py --shared "$SHARED" --out "$OUT/paper-mffw-gray" --datasets mffw,grayscale \
         --methods "$LEARNED,$CLASSICAL" -- --no-fig6 --no-progress ;;
+    learned)  # fast path: only the lite methods on the three real sets, lossless, no published outputs
+      run "$PY" -m mfif bench --out "$OUT/paper-learned" --methods "${LEARNED#mfif-gan,}" --no-fig6 --no-progress \
+        --dataset "lytro=$SHARED/data/inputs/lytro" --dataset "mffw=$SHARED/data/inputs/mffw" \
+        --dataset "grayscale=$SHARED/data/inputs/grayscale" ;;
+    merge)  # fast path: their rows merged into the stored Table 1 means, ranks recomputed
+      run "$PY" scripts/table1_merge.py --stored docs/results/tables --scores "$OUT/paper-learned/scores.csv" \
+        --out "$OUT/table1_merged.md" ;;
     ranks)  # average ranks among the learned methods and the classical baselines only (same scores)
       {
         for ds in lytro mffw grayscale; do
@@ -67,7 +78,9 @@ for step in $STEPS; do
         sed "s#tables/table2_time.md#tables/table2_time_${name//-/_}.md#g" "$run_dir/results.md" \
           > "docs/results/bench-$name.md"
       done
-      if [ -f "$OUT/known-truth/known_truth.md" ]; then cp "$OUT/known-truth/known_truth.md" docs/results/known_truth.md; fi
+      for f in known-truth/known_truth.md table1_merged.md cli_speed.md; do
+        if [ -f "$OUT/$f" ]; then cp "$OUT/$f" "docs/results/$(basename "$f")"; fi
+      done
       ;;
     speed)  # results §3 and the README: end to end (with start-up) beside in-process, and mfif-gan on CPU
       run "$PY" benchmarks/cli_speed.py --repeats 7 --paper | tee "$OUT/cli_speed.md" ;;
