@@ -31,7 +31,7 @@ nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
 python3 -c "import torch, numpy, pywt; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), 'numpy', numpy.__version__)"
 
 stamp "train ($TRAIN_MIN min, warm-up $WARM_MIN min)"
-python3 -m mfif train --config configs/gpu9min.yaml --pack packs/mf-voc --out "$R/run" \
+python3 -m mfif train --config gpu9min --pack packs/mf-voc --out "$R/run" \
   --set "max_minutes=$TRAIN_MIN" --set "warmup_minutes=$WARM_MIN" --set progress=false ${TRAIN_SET:-} \
   > "$R/train.log" 2>&1
 echo "train exit $?"

@@ -23,7 +23,7 @@ def tiny_cfg():
     from mfif.training.config import load_config
 
     def make(*overrides: str):
-        return load_config(ROOT / "configs" / "tiny.yaml", list(overrides))
+        return load_config("tiny", list(overrides))
 
     return make
 

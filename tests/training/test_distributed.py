@@ -20,13 +20,13 @@ def _worker(rank: int, world: int, port: int, tmp: str) -> None:
     sys.path.insert(0, str(HERE))
     os.environ.update(WORLD_SIZE=str(world), RANK=str(rank), LOCAL_RANK=str(rank),
                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    from _helpers import ROOT, ArraySource
+    from _helpers import ArraySource
     from safetensors.torch import save_file
 
     from mfif.training.config import load_config
     from mfif.training.trainer import Trainer
 
-    cfg = load_config(ROOT / "configs" / "tiny.yaml", ["device=cpu", "n_critic=1", "val_count=0"])
+    cfg = load_config("tiny", ["device=cpu", "n_critic=1", "val_count=0"])
     tr = Trainer(cfg, Path(tmp) / "run", source=ArraySource(), log=lambda s: None)
     tr.train(until=2)
     params = {f"G.{k}": p.detach().clone() for k, p in tr.G.named_parameters()}

@@ -21,7 +21,6 @@ import sys
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _helpers import ArraySource  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _batch(tr: Trainer, step: int = 0) -> dict:
@@ -346,13 +345,13 @@ def test_cli_train_and_resume(tiny_pack, tmp_path, capsys):
     assert main(["train", "--config", "tiny", "--pack", str(tmp_path), "--out", str(tmp_path / "x")]) == 2
 
 
-def test_shipped_configs_valid_and_in_sync():
+def test_shipped_configs_valid():
     from mfif.training.config import PACKAGE_CONFIGS, load_config
 
-    for name in ("paper", "fast", "lite", "tiny"):
-        repo = ROOT / "configs" / f"{name}.yaml"
-        assert repo.read_text() == (PACKAGE_CONFIGS / f"{name}.yaml").read_text(), name
-        load_config(repo)
+    names = sorted(p.stem for p in PACKAGE_CONFIGS.glob("*.yaml"))
+    assert set(names) >= {"paper", "fast", "lite", "tiny", "gpu9min"}
+    for name in names:
+        assert load_config(name) == load_config(PACKAGE_CONFIGS / f"{name}.yaml"), name
     paper = load_config("paper")
     assert (paper.gan, paper.n_critic, paper.gp_weight, paper.recon_weight) == ("wgan-gp", 5, 10.0, 10.0)
     assert (paper.lr_g, paper.lr_d, paper.beta1, paper.beta2) == (1e-4, 1e-4, 0.5, 0.999)
@@ -378,7 +377,7 @@ def test_warmup_steps_train_generator_alone_then_critic(tmp_path, source):
     """During warm-up the critic is untouched and the generator updates every iteration."""
     from mfif.training.config import load_config
 
-    cfg = load_config(ROOT / "configs" / "tiny.yaml", ["device=cpu", "n_critic=5", "val_count=0", "warmup_steps=3"])
+    cfg = load_config("tiny", ["device=cpu", "n_critic=5", "val_count=0", "warmup_steps=3"])
     tr = Trainer(cfg, tmp_path / "run", source=source, log=lambda s: None)
     d0 = {k: v.clone() for k, v in tr.D.state_dict().items()}
     for s in range(3):
@@ -395,7 +394,7 @@ def test_warmup_minutes_end_the_warmup_before_warmup_steps(tmp_path, source):
     """warmup_minutes ends the L1-only phase by wall time even when warmup_steps is not reached."""
     from mfif.training.config import load_config
 
-    cfg = load_config(ROOT / "configs" / "tiny.yaml",
+    cfg = load_config("tiny",
                       ["device=cpu", "val_count=0", "warmup_steps=1000", "warmup_minutes=0.5"])
     tr = Trainer(cfg, tmp_path / "run", source=source, log=lambda s: None)
     tr.elapsed = 29.0
@@ -407,7 +406,7 @@ def test_warmup_minutes_end_the_warmup_before_warmup_steps(tmp_path, source):
     out = tr.iteration(_batch(tr, 1))
     assert "loss_d" in out
     with pytest.raises(MfifError, match="warmup_minutes"):
-        load_config(ROOT / "configs" / "tiny.yaml", ["warmup_minutes=-1"])
+        load_config("tiny", ["warmup_minutes=-1"])
 
 
 def test_boundary_weights_band_and_normalisation():
@@ -449,13 +448,13 @@ def test_image_reconstruction_weights_pixels_by_source_difference():
 def test_image_weight_adds_image_loss_to_generator_step(tmp_path, source):
     from mfif.training.config import load_config
 
-    cfg = load_config(ROOT / "configs" / "tiny.yaml", ["device=cpu", "val_count=0", "gan=none", "image_weight=5"])
+    cfg = load_config("tiny", ["device=cpu", "val_count=0", "gan=none", "image_weight=5"])
     tr = Trainer(cfg, tmp_path / "run", source=source, log=lambda s: None)
     out = tr.iteration(_batch(tr, 0))
     assert out["img"] > 0 and out["loss_g"] > out["rec"]
     assert abs(out["loss_g"] - (cfg.recon_weight * out["rec"] + 5 * out["img"])) < 1e-5
     with pytest.raises(MfifError):
-        load_config(ROOT / "configs" / "tiny.yaml", ["image_weight=-1"])
+        load_config("tiny", ["image_weight=-1"])
 
 
 def test_init_weights_fine_tunes_with_a_new_refine_head(tmp_path, source):
@@ -465,9 +464,9 @@ def test_init_weights_fine_tunes_with_a_new_refine_head(tmp_path, source):
 
     base = ["device=cpu", "val_count=0", "gan=none", "steps=2"]
     run = tmp_path / "base"
-    Trainer(load_config(ROOT / "configs" / "tiny.yaml", base), run, source=source, log=lambda s: None).train()
+    Trainer(load_config("tiny", base), run, source=source, log=lambda s: None).train()
     exported = load_generator(run / "final")
-    cfg = load_config(ROOT / "configs" / "tiny.yaml",
+    cfg = load_config("tiny",
                       base + [f"init_weights={run / 'final'}", "refine_width=4", "refine_layers=2"])
     lines: list[str] = []
     tr = Trainer(cfg, tmp_path / "ft", source=source, log=lines.append)
@@ -477,12 +476,12 @@ def test_init_weights_fine_tunes_with_a_new_refine_head(tmp_path, source):
         # fp16 export: the loaded trunk equals the exported one exactly, the head adds nothing yet
         torch.testing.assert_close(tr.G.eval()(a, b), exported(a, b), rtol=0, atol=0)
     # a file that does not fit (other width) is a clear config error, and nothing is written
-    bad = load_config(ROOT / "configs" / "tiny.yaml", base + [f"init_weights={run / 'final'}", "width=8"])
+    bad = load_config("tiny", base + [f"init_weights={run / 'final'}", "width=8"])
     with pytest.raises(MfifError, match="init_weights"):
         Trainer(bad, tmp_path / "bad", source=source, log=lambda s: None)
     assert not (tmp_path / "bad").exists()
     with pytest.raises(MfifError, match="refine_layers"):
-        load_config(ROOT / "configs" / "tiny.yaml", ["refine_layers=1"])
+        load_config("tiny", ["refine_layers=1"])
 
 
 def test_noise_augmentation_perturbs_inputs_only(tmp_path, source):
@@ -491,7 +490,7 @@ def test_noise_augmentation_perturbs_inputs_only(tmp_path, source):
     from mfif.training.config import load_config
 
     base = ["device=cpu", "val_count=0", "gan=none", "image_weight=5"]
-    cfg = load_config(ROOT / "configs" / "tiny.yaml", [*base, "noise=[0.02, 0.05]"])
+    cfg = load_config("tiny", [*base, "noise=[0.02, 0.05]"])
     assert cfg.noise_range() == (0.02, 0.05)
     tr = Trainer(cfg, tmp_path / "run", source=source, log=lambda s: None)
     a, b, _, _ = tr._prepare(_batch(tr, 0))
@@ -517,12 +516,12 @@ def test_noise_augmentation_perturbs_inputs_only(tmp_path, source):
     tr.step = 0
     tr.iteration(_batch(tr, 0))
     assert torch.equal(seen["inputs"][0], na) and torch.equal(seen["clean"][0], a)
-    off = Trainer(load_config(ROOT / "configs" / "tiny.yaml", base), tmp_path / "off", source=source, log=lambda s: None)
+    off = Trainer(load_config("tiny", base), tmp_path / "off", source=source, log=lambda s: None)
     a0, b0, _, _ = off._prepare(_batch(off, 0))
     assert off.add_noise(a0, b0)[0] is a0
     for bad in ("noise=-0.1", "noise=[0.05, 0.01]", "noise=[0, 2]"):
         with pytest.raises(MfifError, match="noise"):
-            load_config(ROOT / "configs" / "tiny.yaml", [bad])
+            load_config("tiny", [bad])
 
 
 # ----------------------------------------------------------------------------- distillation
@@ -546,7 +545,7 @@ def test_distill_restricts_items_uses_teacher_sigma_and_logs(tmp_path, source, g
 
     teacher = _teacher_file(tmp_path / "t", source, [3, 1, 5], [1.5, 0.7, 1.1])  # 5 is a val item: ignored
     sig = {3: float(np.float32(1.5)), 1: float(np.float32(0.7))}
-    cfg = load_config(ROOT / "configs" / "tiny.yaml", ["device=cpu", "val_count=0", "gan=none", "sigma=[0.8, 2]",
+    cfg = load_config("tiny", ["device=cpu", "val_count=0", "gan=none", "sigma=[0.8, 2]",
                                                        f"distill={teacher}", "distill_weight=2",
                                                        f"gpu_synthesis={str(gpu_synthesis).lower()}"])
     assert cfg.distill == str(teacher) and cfg.distill_weight == 2.0
@@ -576,7 +575,7 @@ def test_distill_weight_zero_contributes_nothing_and_is_logged(tmp_path, source)
     base = ["device=cpu", "val_count=0", "gan=none"]
 
     def make(name: str, *extra: str) -> Trainer:
-        cfg = load_config(ROOT / "configs" / "tiny.yaml", [*base, *extra])
+        cfg = load_config("tiny", [*base, *extra])
         return Trainer(cfg, tmp_path / name, source=source, log=lambda s: None)
 
     plain, zero, one = make("p"), make("z", f"distill={teacher}", "distill_weight=0"), make("o", f"distill={teacher}")
@@ -592,7 +591,7 @@ def test_distill_weight_zero_contributes_nothing_and_is_logged(tmp_path, source)
     assert not all(torch.equal(sp[k], so[k]) for k in sp)
     # the CSV log gets a distill column
     run = tmp_path / "log"
-    Trainer(load_config(ROOT / "configs" / "tiny.yaml", [*base, f"distill={teacher}", "steps=2"]), run,
+    Trainer(load_config("tiny", [*base, f"distill={teacher}", "steps=2"]), run,
             source=source, log=lambda s: None).train()
     import csv
 
@@ -611,7 +610,7 @@ def test_distill_loss_uses_the_boundary_weights(tmp_path, source):
 
     teacher = _teacher_file(tmp_path / "t", source, [0, 1, 2, 3], [1.0] * 4)
     for dw in (1.5, 0.0):
-        cfg = load_config(ROOT / "configs" / "tiny.yaml", ["device=cpu", "val_count=0", "gan=none",
+        cfg = load_config("tiny", ["device=cpu", "val_count=0", "gan=none",
                                                            f"distill={teacher}", f"distill_weight={dw}",
                                                            "boundary_weight=3", "boundary_radius=1"])
         tr = Trainer(cfg, tmp_path / f"run{dw}", source=source, log=lambda s: None)
@@ -633,13 +632,13 @@ def test_distill_loss_uses_the_boundary_weights(tmp_path, source):
 def test_distill_bad_teacher_is_a_clear_error(tmp_path, source):
     from mfif.training.config import load_config
 
-    cfg = load_config(ROOT / "configs" / "tiny.yaml", ["device=cpu", f"distill={tmp_path / 'nothing'}"])
+    cfg = load_config("tiny", ["device=cpu", f"distill={tmp_path / 'nothing'}"])
     with pytest.raises(MfifError, match="teacher maps not found"):
         Trainer(cfg, tmp_path / "run", source=source, log=lambda s: None)
     val_only = _teacher_file(tmp_path / "v", source, [4, 5], [1.0, 1.0])
-    cfg = load_config(ROOT / "configs" / "tiny.yaml", ["device=cpu", f"distill={val_only}"])
+    cfg = load_config("tiny", ["device=cpu", f"distill={val_only}"])
     with pytest.raises(MfifError, match="none of the 4 train items has a teacher map"):
         Trainer(cfg, tmp_path / "run", source=source, log=lambda s: None)
     assert not (tmp_path / "run").exists()
     with pytest.raises(MfifError, match="distill_weight"):
-        load_config(ROOT / "configs" / "tiny.yaml", ["distill_weight=-0.5"])
+        load_config("tiny", ["distill_weight=-0.5"])

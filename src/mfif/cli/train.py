@@ -2,7 +2,7 @@
 
 Examples::
 
-    mfif train --config configs/lite.yaml --pack packs/mf-voc --out runs/lite --set max_minutes=240
+    mfif train --config lite --pack packs/mf-voc --out runs/lite --set max_minutes=240
     mfif train --config paper --pack packs/mf-voc --out runs/paper
     mfif train --resume runs/lite --out runs/lite --set steps=60000
     torchrun --nproc_per_node 4 -m mfif train --config fast --pack packs/mf-voc --out runs/fast
@@ -21,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Train the MFIF-GAN generator on a data pack. Configs: paper, fast, lite, tiny "
         "(shipped names) or a YAML path; --set key=value overrides any field.",
     )
-    p.add_argument("--config", help="YAML config path or shipped name (paper, fast, lite, tiny); "
+    p.add_argument("--config", help="YAML config path or shipped name (paper, fast, lite, gpu9min, tiny: src/mfif/configs); "
                    "default: the checkpoint's config with --resume, else the built-in defaults")
     p.add_argument("--out", required=True, help="run folder (log.csv, checkpoints/last, best/, final/)")
     p.add_argument("--pack", help="training pack folder (same as --set pack=PATH)")

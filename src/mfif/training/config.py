@@ -1,9 +1,10 @@
 """Training configuration: one flat dataclass, YAML files, ``key=value`` overrides.
 
 A config file is a YAML mapping of :class:`TrainConfig` fields (unknown keys are an error). The
-shipped files live in ``configs/`` at the repository root and in the package (``mfif/configs/``):
+shipped files live in the package (``src/mfif/configs/``, :data:`PACKAGE_CONFIGS`):
 ``paper`` (the authors' recipe and quirks), ``fast`` (cleaned recipe, GPU schedule), ``lite``
-(small L1-only network for CPU), ``tiny`` (smoke tests). A bare name such as ``lite`` resolves to the
+(small L1-only network for CPU), ``gpu9min`` (the paper-size model's 9.5-minute GPU schedule),
+``tiny`` (smoke tests). A bare name such as ``lite`` resolves to the
 shipped file; anything else is a path.
 
 The resolved config (after overrides) is written beside every checkpoint as ``config.yaml``.
@@ -94,7 +95,7 @@ class TrainConfig:
     Run:
         seed, device ("auto" | "cpu" | "cuda" | "cuda:N"), threads (torch intra-op threads; 0 = all
         cores), amp ("auto" = bf16 autocast where the hardware computes bf16 natively: CUDA GPUs with
-        bf16, CPUs with AVX512-BF16 / AMX-BF16 / Arm BF16; :func:`mfif.fusion.pair.resolve_amp`),
+        bf16, CPUs with AVX512-BF16 / AMX-BF16 / Arm BF16; :func:`mfif.models.runtime.resolve_amp`),
         channels_last ("auto" = on CUDA), compile
         (torch.compile the generator), progress (tqdm bar), export_name, export_shard_mib.
     """
