@@ -91,7 +91,9 @@ def _to_float(arr: np.ndarray, path: Path) -> tuple[np.ndarray, int]:
         # Pillow's 'I' / 'I;16' modes: treat as 16-bit data.
         return np.clip(arr.astype(np.float32) / 65535.0, 0.0, 1.0), 16
     if np.issubdtype(arr.dtype, np.floating):
-        return np.clip(arr.astype(np.float32), 0.0, 1.0), 16
+        if np.isnan(arr).any():
+            raise MfifError(f"{path}: holds NaN (not-a-number) samples")
+        return np.clip(arr.astype(np.float32), 0.0, 1.0), 16  # +-inf and out-of-range values clipped
     raise MfifError(f"{path}: unsupported sample type {arr.dtype}")
 
 
@@ -105,11 +107,33 @@ def _drop_alpha(arr: np.ndarray, path: Path) -> tuple[np.ndarray, bool]:
     return arr, False
 
 
+class _quiet_c_stderr:
+    """Send file descriptor 2 to /dev/null for the duration (C libraries that print to stderr)."""
+
+    def __enter__(self) -> None:
+        import sys
+
+        try:
+            sys.stderr.flush()
+            self._saved = os.dup(2)
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, 2)
+            os.close(null)
+        except OSError:
+            self._saved = None
+
+    def __exit__(self, *exc: object) -> None:
+        if self._saved is not None:
+            os.dup2(self._saved, 2)
+            os.close(self._saved)
+
+
 def _read_png_cv2(p: Path) -> np.ndarray | None:
     import cv2
 
     data = np.fromfile(p, dtype=np.uint8)
-    arr = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    with _quiet_c_stderr():  # libpng prints its own lines for damaged files; the error we raise is the one line
+        arr = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
     if arr is None:
         return None
     if arr.ndim == 3 and arr.shape[2] == 3:
@@ -210,8 +234,13 @@ def _frame_axis(axes: str, shape: tuple[int, ...], p: Path, *, stated: bool) -> 
 
 def _read_tiff(p: Path, tiff_axes: str | None) -> tuple[list[np.ndarray], dict[str, Any]] | None:
     """Frames (each Y x X or Y x X x S) and metadata of a TIFF file; None if tifffile cannot parse it."""
+    import logging
+
     import tifffile
 
+    log = logging.getLogger("tifffile")  # tifffile logs what it skips in a damaged file; errors are ours
+    level = log.level
+    log.setLevel(logging.CRITICAL + 1)
     try:
         with tifffile.TiffFile(p) as tif:
             series = tif.series[0]
@@ -222,6 +251,8 @@ def _read_tiff(p: Path, tiff_axes: str | None) -> tuple[list[np.ndarray], dict[s
         raise
     except Exception:
         return None  # fall back to Pillow (e.g. a .tif name that tifffile rejects)
+    finally:
+        log.setLevel(level)
     if tiff_axes is not None:
         stated = tiff_axes.upper()
         if len(stated) != arr.ndim or len(set(stated)) != len(stated):
@@ -245,12 +276,14 @@ def _read_raw(p: Path) -> np.ndarray:
     except ImportError:
         raise MfifError(f"{p}: reading camera RAW files needs rawpy: pip install 'mfif[raw]'") from None
     try:
-        with rawpy.imread(str(p)) as raw:
+        with _quiet_c_stderr(), rawpy.imread(str(p)) as raw:  # LibRaw prints its own lines for damaged files
             # Camera white balance, linear exposure (no per-frame auto-brightening, so the frames of a
             # stack stay comparable), sRGB gamma, 16 bits per sample.
             return raw.postprocess(use_camera_wb=True, no_auto_bright=True, output_bps=16)
     except Exception as exc:  # rawpy raises LibRawError subclasses and OSError
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        arg = exc.args[0] if exc.args else ""
+        text = arg.decode("utf-8", "replace") if isinstance(arg, bytes) else str(exc)
+        msg = text.splitlines()[0] if text else type(exc).__name__
         raise MfifError(f"{p}: cannot read RAW image ({msg})") from None
 
 
@@ -266,7 +299,7 @@ def _read_pillow(p: Path) -> tuple[np.ndarray, bytes | None, bytes | None]:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(p) as im:
+        with _quiet_c_stderr(), Image.open(p) as im:  # libheif/libtiff may print for damaged files
             im.load()
             exif = im.info.get("exif")
             icc = im.info.get("icc_profile")
@@ -337,6 +370,15 @@ def read_frames(path: str | os.PathLike[str], *, tiff_axes: str | None = None) -
         raise MfifError(f"{p}: no such file")
     if p.is_dir():
         raise MfifError(f"{p}: is a directory, expected an image file")
+    try:
+        return _read_frames(p, tiff_axes)
+    except MemoryError:
+        raise MfifError(f"{p}: too large to read into memory") from None
+    except OSError as exc:
+        raise MfifError(f"{p}: cannot read ({exc.strerror or type(exc).__name__})") from None
+
+
+def _read_frames(p: Path, tiff_axes: str | None) -> list[tuple[np.ndarray, ImageInfo]]:
     suffix = p.suffix.lower()
     exif = icc = None
     meta: dict[str, Any] = {}
