@@ -22,6 +22,7 @@ SUBCOMMAND_MODULES = (
     "demo",
     "methods",
     "batch",
+    "volume",
     "metrics",
     "data",
     "synth",
