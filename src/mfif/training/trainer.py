@@ -17,14 +17,9 @@ the double backward of the gradient penalty). Only rank 0 validates, logs and wr
 from __future__ import annotations
 
 import copy
-import csv
-import io
-import json
 import math
 import os
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -33,10 +28,10 @@ import numpy as np
 import torch
 
 from mfif.errors import MfifError
-from mfif.models.runtime import resolve_amp
 from mfif.io import write_atomic
 from mfif.models.critic import Critic
 from mfif.models.generator import Generator
+from mfif.models.runtime import resolve_amp
 from mfif.training import checkpoint as ck
 from mfif.training.config import ARCH_KEYS, TrainConfig, dump_yaml, from_dict
 from mfif.training.losses import (
@@ -47,14 +42,9 @@ from mfif.training.losses import (
     image_reconstruction,
     reconstruction,
 )
-from mfif.metrics.reference import boundary_band
-from mfif.training.validation import BAND_PX, evaluate_generator
+from mfif.training.runlog import VAL_REFERENCE, RunLog, export_generator, val_columns, val_line, write_val_reference
+from mfif.training.validation import build_val_batches, evaluate_generator
 
-LOG_COLUMNS = [
-    "step", "g_updates", "elapsed_s", "samples_per_s", "lr_g", "lr_d",
-    "loss_d", "gp", "loss_g", "adv_g", "rec", "img", "distill",
-    "val_iou", "val_map_l1", "val_psnr", "val_psnr_band", "val_ref_psnr", "val_ref_psnr_band", "best",
-]
 _VIRTUAL_EPOCHS = 1_000_000
 
 
@@ -121,10 +111,18 @@ class Trainer:
         resume: str | os.PathLike[str] | None = None,
         log: Callable[[str], None] | None = None,
     ) -> None:
-        self.cfg = cfg = config.validate()
+        self.cfg = config.validate()
         self.out = Path(out_dir)
         self.log = log or (lambda s: print(s, file=sys.stderr, flush=True))
-        # ---- distributed / device
+        self._setup_device()
+        self.ckpt = self._read_resume(resume)  # read and checked before anything is written
+        self._setup_data(source)
+        self._setup_models()
+
+    # ------------------------------------------------------------------ set-up
+    def _setup_device(self) -> None:
+        """Process rank and world size, the device, threads, bf16 autocast and memory format."""
+        cfg = self.cfg
         self.world = int(os.environ.get("WORLD_SIZE", "1"))
         self.rank = int(os.environ.get("RANK", "0"))
         local_rank = int(os.environ.get("LOCAL_RANK", "0"))
@@ -151,25 +149,29 @@ class Trainer:
         self.gpu_synthesis = cuda if cfg.gpu_synthesis == "auto" else bool(cfg.gpu_synthesis)
         self.memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
 
-        # ---- resume state (read and checked before anything is written)
-        self.ckpt = None
-        if resume is not None:
-            tensors, meta, where = ck.load_checkpoint(resume)
-            saved = meta["config"]
-            diffs = [k for k in ARCH_KEYS if saved.get(k) != getattr(cfg, k)]
-            if diffs:
-                k = diffs[0]
+    def _read_resume(self, resume: str | os.PathLike[str] | None) -> tuple[Any, Any, Path] | None:
+        """The checkpoint to resume from (tensors, meta, folder), checked against the config; or None."""
+        cfg = self.cfg
+        if resume is None:
+            if (self.out / "checkpoints" / "last").exists():
                 raise MfifError(
-                    f"{where}: checkpoint does not match the config ({k}: checkpoint {saved.get(k)!r}, "
-                    f"config {getattr(cfg, k)!r})"
+                    f"{self.out}: already holds a training run; use --resume {self.out} to continue or another --out"
                 )
-            self.ckpt = (tensors, meta, where)
-        elif (self.out / "checkpoints" / "last").exists():
+            return None
+        tensors, meta, where = ck.load_checkpoint(resume)
+        saved = meta["config"]
+        diffs = [k for k in ARCH_KEYS if saved.get(k) != getattr(cfg, k)]
+        if diffs:
+            k = diffs[0]
             raise MfifError(
-                f"{self.out}: already holds a training run; use --resume {self.out} to continue or another --out"
+                f"{where}: checkpoint does not match the config ({k}: checkpoint {saved.get(k)!r}, "
+                f"config {getattr(cfg, k)!r})"
             )
+        return tensors, meta, where
 
-        # ---- data
+    def _setup_data(self, source: Any) -> None:
+        """The source, the training set and batch plan, and the validation batches (rank 0)."""
+        cfg = self.cfg
         if source is None:
             if not cfg.pack:
                 raise MfifError("config pack: no training pack given (set pack=PATH or --pack PATH)")
@@ -204,19 +206,15 @@ class Trainer:
         self.plan = BatchPlan(len(train_idx), cfg.batch_size, cfg.seed, self.rank, self.world)
         self.val_batches: list[dict[str, torch.Tensor]] = []
         if val_idx and self.rank == 0:
-            vs = cfg.val_sigma if cfg.val_sigma is not None else 0.5 * (lo + hi)
-            vset = SyntheticPairDataset(
-                source, crop=cfg.val_crop, model=cfg.synthesis, sigma=vs, augment=False, seed=cfg.seed,
-                indices=val_idx, synthesize=True, literal=cfg.literal,
+            self.val_batches = build_val_batches(
+                source, val_idx, crop=cfg.val_crop, model=cfg.synthesis,
+                sigma=cfg.val_sigma if cfg.val_sigma is not None else 0.5 * (lo + hi),
+                seed=cfg.seed, literal=cfg.literal, batch=cfg.val_batch,
             )
-            items = [vset[i] for i in range(len(vset))]
-            for j in range(0, len(items), cfg.val_batch):
-                chunk = items[j : j + cfg.val_batch]
-                bt = {k: torch.stack([it[k] for it in chunk]) for k in ("a", "b", "mask", "truth")}
-                bt["band"] = torch.from_numpy(np.stack([boundary_band(it["mask"][0].numpy(), BAND_PX) for it in chunk]))[:, None]
-                self.val_batches.append(bt)
 
-        # ---- models and optimizers (identical init on every rank)
+    def _setup_models(self) -> None:
+        """Generator, critic, EMA copy and optimizers (identical init on every rank), resumed state."""
+        cfg = self.cfg
         torch.manual_seed(cfg.seed)
         self.G = Generator(cfg.generator_config())
         if cfg.init_weights and self.ckpt is None:
@@ -570,44 +568,14 @@ class Trainer:
 
     def export(self, folder: Path, metrics: dict[str, float] | None = None) -> list[Path]:
         """fp16 safetensors of the evaluation generator (EMA), shards ≤ export_shard_mib, + config."""
-        from mfif.models.weights import save_generator
-
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{folder.name}-", dir=folder.parent))
-        try:
-            meta = {"step": self.step, "train_config": json.dumps(self.cfg.to_dict()),
-                    "val": json.dumps(metrics or {}), "ema": str(self.G_ema is not None)}
-            model = copy.deepcopy(self.eval_model).cpu().float().to(memory_format=torch.contiguous_format)
-            files = save_generator(model, tmp / f"{self.cfg.export_name}.safetensors", dtype=torch.float16,
-                                   shard_mib=self.cfg.export_shard_mib, metadata=meta)
-            (tmp / "config.yaml").write_text(dump_yaml(self.cfg))
-            (tmp / "metrics.json").write_text(json.dumps({"step": self.step, **(metrics or {})}, indent=1))
-            ck._swap_in(tmp, folder)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
-        return [folder / f.name for f in files]
+        return export_generator(self.eval_model, folder, self.cfg, step=self.step, ema=self.G_ema is not None,
+                                metrics=metrics)
 
     def save(self) -> Path:
         tensors, meta = self.state()
         return ck.save_checkpoint(self.out / "checkpoints" / "last", tensors, meta, config_yaml=dump_yaml(self.cfg))
 
     # ------------------------------------------------------------------ loop
-    def _open_log(self) -> tuple[Any, Any]:
-        path = self.out / "log.csv"
-        rows: list[dict[str, str]] = []
-        if path.exists():
-            with open(path, newline="") as fh:
-                rows = [r for r in csv.DictReader(fh) if r.get("step") and int(float(r["step"])) <= self.step]
-        buf = io.StringIO()
-        w = csv.DictWriter(buf, LOG_COLUMNS)
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: r.get(k, "") for k in LOG_COLUMNS})
-        write_atomic(path, buf.getvalue())
-        fh = open(path, "a", newline="")
-        return fh, csv.DictWriter(fh, LOG_COLUMNS)
-
     def _better(self, v: float) -> bool:
         if v is None or (isinstance(v, float) and math.isnan(v)):
             return False
@@ -615,93 +583,99 @@ class Trainer:
             return True
         return v < self.best if self.cfg.select_metric == "map_l1" else v > self.best
 
+    def _select(self, metrics: dict[str, float]) -> bool:
+        """Export ``best/`` when ``metrics`` beat the best so far (config ``select_metric``)."""
+        if not self._better(metrics[self.cfg.select_metric]):
+            return False
+        self.best = metrics[self.cfg.select_metric]
+        self.export(self.out / "best", metrics)
+        return True
+
+    def _start(self, stop: int) -> torch.utils.data.DataLoader:
+        """Process group (several processes), run folder and config (rank 0), the batch loader."""
+        if self.world > 1:
+            import torch.distributed as dist
+
+            if not dist.is_initialized():
+                dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
+        if self.rank == 0:
+            self.out.mkdir(parents=True, exist_ok=True)
+            write_atomic(self.out / "config.yaml", dump_yaml(self.cfg))
+        return torch.utils.data.DataLoader(
+            self.train_set, batch_sampler=_StepBatches(self.plan, self.step, stop), num_workers=self.cfg.workers,
+            pin_memory=self.device.type == "cuda",
+            generator=torch.Generator().manual_seed(self.cfg.seed),  # keep the global RNG untouched
+        )
+
+    def _time_up(self) -> bool:
+        """Whether ``max_minutes`` is spent (rank 0 decides for every process)."""
+        cfg = self.cfg
+        time_up = bool(cfg.max_minutes) and self.elapsed >= 60.0 * cfg.max_minutes
+        if self.world > 1 and cfg.max_minutes:
+            import torch.distributed as dist
+
+            flag = torch.tensor([float(time_up)], device=self.device)
+            dist.broadcast(flag, 0)
+            time_up = bool(flag.item())
+        return time_up
+
+    def _finish(self, last_val: dict[str, float]) -> dict[str, float]:
+        """Rank 0 at the end: last checkpoint, a last validation if none ran, ``final/``."""
+        self.save()
+        if self.val_batches and not last_val:
+            last_val = self.validate()
+            if self._select(last_val):
+                self.save()
+        self.export(self.out / "final", last_val)
+        return last_val
+
     def train(self, until: int | None = None) -> dict[str, Any]:
         """Run iterations ``self.step .. until`` (default ``config.steps``), stopping early after
         ``max_minutes``. Validates, logs, checkpoints and exports (rank 0). Returns a summary dict."""
         cfg = self.cfg
         stop = min(until if until is not None else cfg.steps, cfg.steps)
         main = self.rank == 0
-        if self.world > 1:
-            import torch.distributed as dist
-
-            if not dist.is_initialized():
-                dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
-        if main:
-            self.out.mkdir(parents=True, exist_ok=True)
-            write_atomic(self.out / "config.yaml", dump_yaml(cfg))
-            fh, writer = self._open_log()
-        loader = torch.utils.data.DataLoader(
-            self.train_set, batch_sampler=_StepBatches(self.plan, self.step, stop), num_workers=cfg.workers,
-            pin_memory=self.device.type == "cuda",
-            generator=torch.Generator().manual_seed(self.cfg.seed),  # keep the global RNG untouched
-        )
+        loader = self._start(stop)
+        runlog = RunLog(self.out / "log.csv", self.step, batch_size=cfg.batch_size) if main else None
         from tqdm import tqdm
 
         bar = tqdm(total=stop, initial=self.step, disable=(None if cfg.progress else True) if main else True,
                    desc=cfg.name, dynamic_ncols=True, file=sys.stderr)
         t0 = time.time() - self.elapsed
-        window: dict[str, list[float]] = {}
-        wstart, wsteps = time.time(), 0
         last_val: dict[str, float] = {}
         reason = "steps"
-        ref_logged = (self.out / "val_reference.json").exists() if main else True
+        ref_logged = (self.out / VAL_REFERENCE).exists() if main else True
         try:
             for batch in loader:
                 lr_g, lr_d = self._set_lr(self.lr_factor(self.step, time.time() - t0))
                 losses = self.iteration(batch)
                 self.elapsed = time.time() - t0
-                wsteps += 1
-                for k, v in losses.items():
-                    window.setdefault(k, []).append(v)
-                time_up = bool(cfg.max_minutes) and self.elapsed >= 60.0 * cfg.max_minutes
-                if self.world > 1 and cfg.max_minutes:
-                    import torch.distributed as dist
-
-                    flag = torch.tensor([float(time_up)], device=self.device)
-                    dist.broadcast(flag, 0)
-                    time_up = bool(flag.item())
+                time_up = self._time_up()
                 if not main:
                     if time_up:
                         reason = "max_minutes"
                         break
                     continue
+                runlog.add(losses)
                 bar.update(1)
-                bar.set_postfix({k: f"{np.mean(v):.4g}" for k, v in window.items()}, refresh=False)
+                bar.set_postfix(runlog.means(), refresh=False)
                 last = self.step == stop or time_up
                 do_val = bool(self.val_batches) and (self.step % cfg.val_every == 0 or last)
-                do_log = self.step % cfg.log_every == 0 or do_val or last
                 row: dict[str, Any] = {}
                 if do_val:
-                    vm = self.validate()
-                    last_val = vm
-                    row.update({f"val_{k}": f"{v:.6g}" for k, v in vm.items()})
+                    last_val = vm = self.validate()
+                    row.update(val_columns(vm))
                     if not ref_logged:
-                        write_atomic(self.out / "val_reference.json", json.dumps(
-                            {"ref_psnr": vm["ref_psnr"], "ref_psnr_band": vm["ref_psnr_band"],
-                             "note": "fused PSNR of the hard pick with the TRUE mask (ceiling of a hard pick)"},
-                            indent=1))
-                        self.log(f"[val reference] true-mask hard pick: PSNR {vm['ref_psnr']:.2f} dB, "
-                                 f"boundary band {vm['ref_psnr_band']:.2f} dB")
+                        write_val_reference(self.out, vm, self.log)
                         ref_logged = True
-                    if self._better(vm[cfg.select_metric]):
-                        self.best = vm[cfg.select_metric]
-                        self.export(self.out / "best", vm)
+                    if self._select(vm):
                         row["best"] = 1
-                    self.log(f"[val step {self.step}] iou {vm['iou']:.4f} map_l1 {vm['map_l1']:.4f} "
-                             f"psnr {vm['psnr']:.2f} band {vm['psnr_band']:.2f}" + (" *best*" if row.get("best") else ""))
-                if do_log:
-                    dt = time.time() - wstart
-                    row.update({
-                        "step": self.step, "g_updates": self.g_updates, "elapsed_s": f"{self.elapsed:.1f}",
-                        "samples_per_s": f"{wsteps * cfg.batch_size / max(dt, 1e-9):.3f}",
-                        "lr_g": f"{lr_g:.4g}", "lr_d": f"{lr_d:.4g}",
-                        **{k: f"{np.mean(v):.6g}" for k, v in window.items()},
-                    })
-                    writer.writerow(row)
-                    fh.flush()
+                    self.log(val_line(self.step, vm, best=bool(row.get("best"))))
+                if self.step % cfg.log_every == 0 or do_val or last:
+                    line = runlog.write(row, step=self.step, g_updates=self.g_updates, elapsed=self.elapsed,
+                                        lr_g=lr_g, lr_d=lr_d)
                     if bar.disable:
-                        self.log(f"step {self.step}/{stop} " + " ".join(f"{k} {np.mean(v):.4g}" for k, v in window.items()))
-                    window, wstart, wsteps = {}, time.time(), 0
+                        self.log(f"step {self.step}/{stop} " + line)
                 if self.step % cfg.ckpt_every == 0 and not last:
                     self.save()
                 if time_up:
@@ -716,17 +690,10 @@ class Trainer:
             raise
         finally:
             bar.close()
-            if main:
-                fh.close()
+            if runlog is not None:
+                runlog.close()
         if main:
-            self.save()
-            if self.val_batches and not last_val:
-                last_val = self.validate()
-                if self._better(last_val[cfg.select_metric]):
-                    self.best = last_val[cfg.select_metric]
-                    self.export(self.out / "best", last_val)
-                    self.save()
-            self.export(self.out / "final", last_val)
+            last_val = self._finish(last_val)
         return {"step": self.step, "g_updates": self.g_updates, "elapsed_s": self.elapsed, "stopped": reason,
                 "val": last_val, "best": self.best, "out": str(self.out)}
 

@@ -14,11 +14,12 @@ For each validation item (centre crop, fixed σ, no augmentation):
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Any, Iterable, Sequence
 
+import numpy as np
 import torch
 
-from mfif.metrics.reference import psnr_from_mse
+from mfif.metrics.reference import boundary_band, psnr_from_mse
 
 BAND_PX = 8.0
 MAX_DB = 100.0  # validation's PSNR ceiling (a perfect pick logs 100 dB, not inf)
@@ -28,6 +29,49 @@ def _psnr(sse: float, count: float) -> float:
     if count <= 0:
         return float("nan")
     return psnr_from_mse(sse / count, max_db=MAX_DB)
+
+
+def build_val_batches(
+    source: Any,
+    indices: Sequence[int],
+    *,
+    crop: int,
+    model: str,
+    sigma: float,
+    seed: int,
+    literal: bool,
+    batch: int,
+) -> list[dict[str, torch.Tensor]]:
+    """The fixed validation set, synthesised once: batches with keys a, b, mask, truth, band.
+
+    Args:
+        source: Pack-like source (``load_image``, ``load_mask``).
+        indices: The validation items.
+        crop: Centre-crop size (``val_crop``).
+        model: Synthesis model (``alpha`` or ``conventional``).
+        sigma: The one defocus σ of every item.
+        seed: Dataset seed.
+        literal: The paper's literal α-matte equations.
+        batch: Items per batch (``val_batch``).
+
+    Returns:
+        Batches of N×3×H×W ``a``, ``b``, ``truth``, N×1×H×W ``mask`` and bool ``band`` (pixels within
+        :data:`BAND_PX` of the mask boundary).
+    """
+    from mfif.data.dataset import SyntheticPairDataset
+
+    vset = SyntheticPairDataset(
+        source, crop=crop, model=model, sigma=sigma, augment=False, seed=seed,
+        indices=list(indices), synthesize=True, literal=literal,
+    )
+    items = [vset[i] for i in range(len(vset))]
+    out = []
+    for j in range(0, len(items), batch):
+        chunk = items[j : j + batch]
+        bt = {k: torch.stack([it[k] for it in chunk]) for k in ("a", "b", "mask", "truth")}
+        bt["band"] = torch.from_numpy(np.stack([boundary_band(it["mask"][0].numpy(), BAND_PX) for it in chunk]))[:, None]
+        out.append(bt)
+    return out
 
 
 class ValAccumulator:
