@@ -415,3 +415,51 @@ def test_results_are_removed_at_shutdown(helpers, pair_files):  # noqa: ANN001
         _done_job(c, helpers, _bytes(pair_files))
         assert any(root.iterdir())
     assert not root.exists()
+
+
+def test_one_multipage_tiff_is_a_stack(make_client, helpers, sources, tmp_path):  # noqa: ANN001
+    import tifffile
+
+    frames = sources(3)
+    stack = tmp_path / "zstack.tif"
+    tifffile.imwrite(stack, np.stack([np.round(f * 255).astype(np.uint8) for f in frames]), photometric="rgb")
+    c = make_client()
+    st = _done_job(c, helpers, [("zstack.tif", stack.read_bytes())])
+    assert st["frames"] == 3 and st["kind"] == "stack"
+    assert st["names"] == ["zstack.tif[frame 0]", "zstack.tif[frame 1]", "zstack.tif[frame 2]"]
+    cli = helpers.cli_fuse([stack], tmp_path / "cli.tif")
+    got = c.get(f"/api/jobs/{st['id']}/download/fused.tif").content
+    assert np.array_equal(helpers.decode(got), helpers.decode(cli.read_bytes()))
+    r = c.post(f"/api/jobs/{st['id']}/retouch", json={"strokes": [{"frame": 2, "radius": 3, "soft": 0,
+                                                                   "points": [[5.5, 5.5]]}]}, headers=helpers.HDR)
+    assert r.status_code == 200
+    r = c.post(f"/api/jobs/{st['id']}/retouch", json={"strokes": [{"frame": 3, "radius": 3, "soft": 0,
+                                                                   "points": [[5.5, 5.5]]}]}, headers=helpers.HDR)
+    assert r.status_code == 400 and "0..2" in r.json()["error"]
+
+
+def test_one_single_page_file_is_refused(make_client, helpers, pair_files, tmp_path):  # noqa: ANN001
+    c = make_client()
+    r = helpers.post_job(c, [("a.png", pair_files[0].read_bytes())])
+    assert r.status_code == 400 and "multi-page TIFF" in r.json()["error"]
+    import tifffile
+
+    one = tmp_path / "one.tif"
+    tifffile.imwrite(one, np.zeros((20, 20), np.uint8))
+    r = helpers.post_job(c, [("one.tif", one.read_bytes())])
+    st = helpers.wait_job(c, r.json()["id"])
+    assert st["state"] == "error" and "one.tif" in st["error"] and "two frames" in st["error"]
+
+
+def test_sniffing_by_first_bytes():
+    from mfif.web.uploads import sniff_suffix
+
+    tiff = b"II*\x00" + b"\0" * 12
+    assert sniff_suffix(tiff, "x.tif") == ".tif" and sniff_suffix(tiff, "x.DNG") == ".dng"
+    assert sniff_suffix(tiff, "x.png") == ".tif" and sniff_suffix(tiff, "../../x.cr2") == ".cr2"
+    assert sniff_suffix(b"\x00\x00\x00\x18ftypheic" + b"\0" * 4, "a.jpg") == ".heic"
+    assert sniff_suffix(b"\x00\x00\x00\x18ftypcrx " + b"\0" * 4, "a") == ".cr3"
+    assert sniff_suffix(b"FUJIFILMCCD-RAW 0201", "") == ".raf"
+    assert sniff_suffix(b"\xff\xd8\xff\xe0" + b"\0" * 12, "a.png") == ".jpg"
+    for bad in (b"GIF89a" + b"\0" * 10, b"<?xml " + b"\0" * 10, b"\x00" * 16, b"%PDF-1.7" + b"\0" * 8):
+        assert sniff_suffix(bad, "a.png") is None

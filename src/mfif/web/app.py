@@ -4,7 +4,7 @@ Endpoints (every state change is a POST; GET never changes anything):
 
 - ``GET /`` the page; ``GET /static/app.js``, ``/static/app.css`` its two files (a fixed table).
 - ``GET /api/info`` methods, default method, limits.
-- ``POST /api/jobs`` multipart ``files`` (2…N images) + ``method``, ``align``, ``tta``, ``soft``,
+- ``POST /api/jobs`` multipart ``files`` (2…N images, or one multi-page TIFF) + ``method``, ``align``, ``tta``, ``soft``,
   ``edge_guide`` → ``202 {"id"}``; refusals 400 (fields), 413 (body size), 415 (not an image type),
   422 (decoded-pixel limit), 503 (queue full).
 - ``GET /api/jobs/{id}`` status and progress (polled by the page); ``GET /api/jobs/{id}/strokes``.
@@ -272,15 +272,15 @@ def create_app(config: WebConfig | None = None, *, store: JobStore | None = None
             files = [f for f in form.getlist("files")]
             if any(not isinstance(f, UploadFile) for f in files):
                 return _err(400, "field 'files' must hold files")
-            if len(files) < 2:
-                return _err(400, f"fusion needs at least two images, got {len(files)}")
             names = [display_name(f.filename, i) for i, f in enumerate(files)]
+            if len(files) < 2 and not (files and names[0].lower().endswith((".tif", ".tiff"))):
+                return _err(400, f"fusion needs at least two images (or one multi-page TIFF), got {len(files)}")
             job = jobs.new_job(names, params)
             try:
                 total = 0
                 for i, (f, name) in enumerate(zip(files, names)):
                     head = await f.read(16)
-                    suffix = uploads.sniff_suffix(head)
+                    suffix = uploads.sniff_suffix(head, name)
                     if suffix is None:
                         jobs.discard(job)
                         return _err(415, f"{name}: not an accepted image type ({uploads.ACCEPTED_TYPES})")
@@ -357,7 +357,7 @@ def create_app(config: WebConfig | None = None, *, store: JobStore | None = None
         return JSONResponse({"deleted": job.id})
 
     def render(job: Job, what: str, suffix: str, *, view: bool) -> Any:
-        from mfif.io import save_map, write_image
+        from mfif.io import write_image
 
         with job.lock:
             rev = job.rev
@@ -365,17 +365,18 @@ def create_app(config: WebConfig | None = None, *, store: JobStore | None = None
         if out.exists():
             return out
         arr = jobs.result_array(job, what)
+        if view:
+            write_image(out, arr, bit_depth=8)
+            return out
+        meta, description = jobs.file_metadata(job)  # what `mfif fuse` writes with each output
         if what == "fused":
-            if view:
-                write_image(out, arr, bit_depth=8)
-            else:
-                exif, icc = jobs.metadata(job)
-                write_image(out, arr, bit_depth=job.bit_depth, exif=exif, icc_profile=icc)
-        elif what == "depth":  # as `mfif fuse --depth-map` writes it
+            exif, icc = jobs.metadata(job)
+            write_image(out, arr, bit_depth=job.bit_depth, exif=exif, icc_profile=icc, description=description, **meta)
+        elif what == "depth":  # as `mfif fuse --depth-map` writes a PNG
             n = len(job.names)
-            write_image(out, arr.astype(np.float32) / max(1, n - 1), bit_depth=8 if n <= 256 else 16)
-        else:
-            save_map(out, arr)
+            write_image(out, arr.astype(np.float32) / max(1, n - 1), bit_depth=8 if n <= 256 else 16, **meta)
+        else:  # decision map as `mfif fuse --map`, focus map alike
+            write_image(out, np.asarray(arr, np.float32), bit_depth=8, **meta)
         return out
 
     async def job_view(request: Request) -> Response:

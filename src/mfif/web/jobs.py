@@ -1,7 +1,8 @@
 """Fusion jobs of the web app: a bounded worker pool with a queue, results on disk under a size cap.
 
 Every job lives in its own folder ``<root>/<id>`` (``id`` is a server-made UUID hex; client strings
-never become paths). The worker reads the uploads with :func:`mfif.io.read_image`, aligns and fuses
+never become paths). The worker reads the uploads with :func:`mfif.io.read_frames` (a multi-page TIFF
+z-stack gives several frames), aligns and fuses
 through :func:`mfif.api.fuse`, and keeps the frames, the fusion and its maps as ``.npy`` files
 (never pickled) for the page, the downloads and the retouch. Finished jobs are evicted least recently
 used first when a new job arrives and the folder is over its cap; the whole root is removed on :meth:`JobStore.close`.
@@ -292,20 +293,25 @@ class JobStore:
     def _run(self, job: Job) -> None:
         from mfif.api import fuse
         from mfif.fusion.methods import default_method
-        from mfif.io import harmonize, read_image
+        from mfif.io import harmonize, read_frames
         from mfif.registry import get_method
 
         job.state = "running"
         n = len(job.uploads)
-        imgs, infos = [], []
+        imgs, infos, frame_names = [], [], []
         for i, (path, name) in enumerate(zip(job.uploads, job.names)):
             self._stage(job, f"reading {i + 1}/{n}", 0.3 * i / n)
             try:
-                img, info = read_image(path)
+                frames = read_frames(path)
             except MfifError as exc:
                 raise MfifError(str(exc).replace(str(path), name)) from None
-            imgs.append(img)
-            infos.append(info)
+            for img, info in frames:
+                imgs.append(img)
+                infos.append(info)
+                frame_names.append(name if info.n_frames == 1 else f"{name}[frame {info.frame}]")
+        if len(imgs) < 2:
+            raise MfifError(f"{job.names[0]}: holds one image; fusion needs at least two frames")
+        job.names = frame_names
         name = job.params.method or default_method()
         info = get_method(name)
         job.method = name
@@ -319,6 +325,7 @@ class JobStore:
         result = fuse(frames, method=name, align="none", names=job.names,
                       **job.params.fuse_options(info.needs_weights, self.device))
         self._stage(job, "saving", 0.95)
+        first = infos[0]
         if all_gray:
             frames = [f[..., 0] if f.ndim == 3 else f for f in frames]
         job.save("frames", np.stack(frames).astype(np.float32))
@@ -336,8 +343,11 @@ class JobStore:
         if result.focus_map is not None:
             job.save("focus", result.focus_map.astype(np.float32))
             maps.append("focus")
-        first = infos[0]
-        meta = {"bit_depth": max(i.bit_depth for i in infos)}
+        meta = {"bit_depth": max(i.bit_depth for i in infos),
+                "file": {"resolution": list(first.resolution) if getattr(first, "resolution", None) else None,
+                         "resolution_unit": getattr(first, "resolution_unit", None),
+                         "physical_size": dict(getattr(first, "physical_size", None) or {})},
+                "description": getattr(first, "description", None)}
         if first.exif:
             (job.folder / "exif.bin").write_bytes(first.exif)
         if first.icc_profile:
@@ -356,3 +366,12 @@ class JobStore:
         ex = job.folder / "exif.bin"
         icc = job.folder / "icc.bin"
         return (ex.read_bytes() if ex.exists() else None, icc.read_bytes() if icc.exists() else None)
+
+    def file_metadata(self, job: Job) -> tuple[dict[str, Any], str | None]:
+        """``(meta, description)`` of the first source as ``mfif fuse`` writes them: resolution,
+        its unit and physical size (every output), and the description (the fused image)."""
+        data = json.loads((job.folder / "meta.json").read_text())
+        meta = dict(data.get("file", {}))
+        if meta.get("resolution") is not None:
+            meta["resolution"] = tuple(meta["resolution"])
+        return meta, data.get("description")

@@ -59,11 +59,14 @@
       b.onclick = () => { S.files.splice(i, 1); renderFileList(); };
       li.appendChild(b); ol.appendChild(li);
     });
-    $("run").disabled = S.files.length < 2;
+    $("run").disabled = !canRun();
+  }
+  function canRun() {  // two or more files, or one multi-page TIFF
+    return S.files.length >= 2 || (S.files.length === 1 && /\.tiff?$/i.test(S.files[0].name));
   }
   function addFiles(list) {
     for (const f of list) if (!S.files.some((g) => g.name === f.name && g.size === f.size)) S.files.push(f);
-    S.files.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));  // like a folder given to the CLI
+    S.files.sort((a, b) => a.name.localeCompare(b.name, "en", { numeric: true }));  // like a folder given to the CLI
     renderFileList();
   }
   function setupDrop() {
@@ -97,12 +100,12 @@
     $("progress").hidden = false; $("run").disabled = true;
     xhr.upload.onprogress = (e) => { if (e.lengthComputable) progress(0.2 * e.loaded / e.total, "uploading"); };
     xhr.onload = () => {
-      $("run").disabled = S.files.length < 2;
+      $("run").disabled = !canRun();
       let body = null; try { body = JSON.parse(xhr.responseText); } catch (_) { /* not JSON */ }
       if (xhr.status !== 202) { progress(0, ""); showError((body && body.error) || `upload failed (${xhr.status})`); return; }
       openJob(body.id, true);
     };
-    xhr.onerror = () => { $("run").disabled = false; showError("upload failed (connection)"); };
+    xhr.onerror = () => { $("run").disabled = !canRun(); showError("upload failed (connection)"); };
     xhr.send(fd);
   }
   function progress(v, stage) { $("bar").value = v; $("stage").textContent = stage; }
