@@ -17,6 +17,7 @@ ends with a summary and exit code 1 if any item failed.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 import warnings
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mfif.errors import MfifError
-from mfif.io import SUPPORTED_SUFFIXES
+from mfif.io import HEIF_SUFFIXES, INPUT_SUFFIXES, RAW_SUFFIXES, natural_key
 
 #: Naming rules, in priority order: (name, regex on the file stem with groups ``name`` and ``key``).
 RULES = (
@@ -45,18 +46,13 @@ class Item:
     extras: dict = field(default_factory=dict)
 
 
-def natural_key(s: str) -> list:
-    """Sort key that orders embedded numbers numerically (``img2`` < ``img10``)."""
-    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", s)]
-
-
 def _key_order(key: str) -> tuple:
     return (0, int(key), "") if key.isdigit() else (1, 0, key.lower())
 
 
 def _images(d: Path) -> list[Path]:
     return sorted(
-        (p for p in d.iterdir() if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES and not p.name.startswith(".")),
+        (p for p in d.iterdir() if p.is_file() and p.suffix.lower() in INPUT_SUFFIXES and not p.name.startswith(".")),
         key=lambda p: natural_key(p.name),
     )
 
@@ -112,7 +108,11 @@ def find_items(in_dir: Path, *, exclude: Path | None = None) -> tuple[list[Item]
             for it in groups:
                 it.rel = rel
                 items.append(it)
-            unpaired.extend(left)
+            for f in left:  # a lone multi-page TIFF is a z-stack of its own
+                if _is_tiff_stack(f):
+                    items.append(Item(name=f.stem, sources=[f], rel=rel, rule="tiff-stack"))
+                else:
+                    unpaired.append(f)
         for sub in sorted((p for p in d.iterdir() if p.is_dir() and not p.name.startswith(".")),
                           key=lambda p: natural_key(p.name)):
             walk(sub)
@@ -121,8 +121,70 @@ def find_items(in_dir: Path, *, exclude: Path | None = None) -> tuple[list[Item]
     return items, unpaired
 
 
+def _is_tiff_stack(f: Path) -> bool:
+    if f.suffix.lower() not in (".tif", ".tiff"):
+        return False
+    try:
+        import tifffile
+
+        with tifffile.TiffFile(f) as tif:
+            return len(tif.pages) > 1
+    except Exception:  # noqa: BLE001 - unreadable: reported when read
+        return False
+
+
+def skipped_files(in_dir: Path, used: set[Path], *, exclude: Path | None = None) -> list[tuple[Path, str]]:
+    """Every file under ``in_dir`` (hidden folders and ``exclude`` left out) that is no item's source,
+    with the reason it is skipped."""
+    excl = exclude.resolve() if exclude is not None else None
+    out: list[tuple[Path, str]] = []
+    for root, dirs, files in os.walk(in_dir):
+        r = Path(root)
+        dirs[:] = sorted((d for d in dirs if not d.startswith(".") and (excl is None or (r / d).resolve() != excl)),
+                         key=natural_key)
+        for name in sorted(files, key=natural_key):
+            f = r / name
+            if f.resolve() in used:
+                continue
+            if name.startswith("."):
+                why = "hidden file"
+            elif f.suffix.lower() not in INPUT_SUFFIXES:
+                why = f"not an image format mfif reads ({f.suffix or 'no extension'})"
+            else:
+                why = "no partner found by the naming rules"
+            out.append((f, why))
+    return out
+
+
+_TEMP_RE = re.compile(r"^\.mfif-[A-Za-z0-9_]{8}\.(png|jpe?g|tiff?|bmp)$", re.IGNORECASE)
+
+
+def remove_stale_temporaries(out_dir: Path) -> int:
+    """Remove the temporary files (``.mfif-XXXXXXXX.ext``, :func:`mfif.io.encode_image`) that a killed run
+    left under ``out_dir`` (hidden folders not searched). One batch per OUT_DIR at a time is assumed.
+
+    Returns:
+        How many were removed.
+    """
+    n = 0
+    if not out_dir.is_dir():
+        return 0
+    for root, dirs, files in os.walk(out_dir):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in files:
+            if _TEMP_RE.match(name):
+                try:
+                    os.unlink(os.path.join(root, name))
+                    n += 1
+                except OSError:
+                    pass
+    return n
+
+
 def _out_path(out_dir: Path, item: Item, ext: str) -> Path:
     suffix = item.sources[0].suffix.lower() if ext == "same" else "." + ext.lstrip(".").lower()
+    if suffix in RAW_SUFFIXES or suffix in HEIF_SUFFIXES:  # read-only formats: 16-bit TIFF / PNG
+        suffix = ".tif" if suffix in RAW_SUFFIXES else ".png"
     return out_dir / item.rel / f"{item.name}{suffix}"
 
 
@@ -157,8 +219,13 @@ def _cmd(args: argparse.Namespace) -> int:
         return 0
     if not items:
         raise MfifError(f"{in_dir}: no pairs or stacks found (see 'mfif batch --help' for the naming rules)")
-    for f in unpaired:
-        print(f"mfif: note: {f}: no partner found by the naming rules; skipped", file=sys.stderr)
+    skipped_list = skipped_files(in_dir, {p.resolve() for it in items for p in it.sources},
+                                 exclude=out_dir if inside else None)
+    for f, why in skipped_list:
+        print(f"mfif: note: {f}: {why}; skipped", file=sys.stderr)
+    stale = remove_stale_temporaries(out_dir)
+    if stale:
+        print(f"mfif: note: removed {stale} temporary file(s) of an interrupted run under {out_dir}", file=sys.stderr)
 
     done = skipped = 0
     failed: list[tuple[Item, str]] = []
@@ -200,9 +267,11 @@ def _cmd(args: argparse.Namespace) -> int:
     bar.close()
     total = len(seen)
     print(f"batch: {total} item(s): {done} fused, {skipped} already done (skipped), {len(failed)} failed; "
-          f"{len(unpaired)} unpaired file(s) ignored")
+          f"{len(skipped_list)} other file(s) skipped")
     for it, msg in failed:
         print(f"  FAILED {it.name}: {msg}")
+    for f, why in skipped_list:
+        print(f"  SKIPPED {f}: {why}")
     return 1 if failed else 0
 
 
@@ -228,6 +297,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--list", action="store_true", help="only print the items found and exit")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--quiet", action="store_true", help="hide per-file notes (alpha dropped, 8-bit JPEG, ...)")
+    from mfif.cli.fuse import add_input_options
+
+    add_input_options(p)
     add_fusion_options(p)
     from mfif.distributed.batch import add_engine_options
 

@@ -3,138 +3,222 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from pathlib import Path
 
 import numpy as np
 
 from mfif.errors import MfifError
-from mfif.io import SUPPORTED_SUFFIXES, read_image, save_map, write_image
+from mfif.io import INPUT_SUFFIXES, RAW_SUFFIXES, SUPPORTED_SUFFIXES, natural_sorted, read_frames
+from mfif.options import add_cli_flags, given_cli_options
 
 
 def add_fusion_options(p: argparse.ArgumentParser) -> None:
-    """Options shared by ``fuse`` and ``batch``."""
+    """Options shared by ``fuse`` and ``batch``: the method, its weights, alignment, the declared
+    options of :mod:`mfif.options` (one flag each, all defaulting to "not given") and the stack strategy."""
     p.add_argument("--method", default=None, help="fusion method (see 'mfif methods'); default: mfif-gan on a GPU "
                    "when its weights are installed, else mfif-gan-lite")
     p.add_argument("--weights", default=None, help="weights (.safetensors file or folder) for learned methods")
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda (learned methods)")
     p.add_argument("--align", default="none", choices=["none", "ecc", "homography"], help="register sources to the first")
-    p.add_argument("--tile", type=int, default=None, help="tile size for large images (learned methods)")
-    p.add_argument("--tile-overlap", type=int, default=None, help="context pixels around each tile")
-    p.add_argument("--no-postprocess", action="store_true", help="skip small-region removal (paper ablation)")
-    p.add_argument("--min-region-ratio", type=float, default=None, help="small-region threshold as a fraction of H·W (paper 0.001)")
-    p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
-                   help="bf16 autocast for learned methods; default: on for CUDA GPUs with bf16 and for CPUs with "
-                        "native bf16 (AVX512-BF16/AMX, Arm BF16), where mfif-gan-lite runs about 2x faster at the "
-                        "same quality (docs/speed.md), else off; --no-amp = float32 (the Python API's default)")
-    p.add_argument("--tta", type=int, nargs="?", const=4, default=None, choices=[1, 2, 4, 16], metavar="N",
-                   help="test-time augmentation (learned methods): average the focus maps of the 4 flipped "
-                        "copies (--tta or --tta 4; 4x compute), of the image and its mirror image "
-                        "(--tta 2) or of the flips of 4 shifted copies (--tta 16)")
-    p.add_argument("--soft", action="store_true",
-                   help="compose with soft weights clip(2·(map − 0.7) + 0.5) instead of the hard pick "
-                        "(learned methods; see docs/results.md)")
-    p.add_argument("--edge-guide", default=None, choices=["a", "b"],
-                   help="snap the focus map to the edges of the near-focus source, A or B (learned methods, "
-                        "two sources; guided filter, 3x3 windows; see docs/results.md)")
-    p.add_argument("--spread-correction", action="store_true",
-                   help="unmix the defocus spread outside the A-region (learned methods; A = near focus; "
-                        "needs a pixel-accurate map, see docs/results.md)")
-    p.add_argument("--soft-boundary", type=float, default=None, metavar="PX",
-                   help="blend with the soft focus map within PX pixels of the decision boundary "
-                        "(learned methods; 0 = hard pick everywhere, the paper)")
+    add_cli_flags(p)
     p.add_argument("--stack-strategy", default=None, choices=["vote", "sequential"],
-                   help="N > 2 sources with a pair method: pairwise votes (default) or sequential fusion")
+                   help="N > 2 sources with a learned (pair) method: pairwise votes (default) or sequential fusion")
     p.add_argument("--quality", type=int, default=95, help="JPEG quality for .jpg outputs")
 
 
-def fusion_kwargs(args: argparse.Namespace) -> dict:
-    """Translate parsed options into keyword options for :func:`mfif.api.fuse`."""
-    from mfif.registry import get_method
+def fusion_kwargs(args: argparse.Namespace, *, n_sources: int | None = None) -> dict:
+    """Translate parsed options into keyword options for :func:`mfif.api.fuse`, checked once against the
+    method's declared options (:func:`mfif.registry.check_options`): an option the method does not take,
+    or a value out of range, is one :class:`MfifError`. Learned methods get the CLI's ``amp`` default
+    (:data:`mfif.options.AMP_DEFAULTS`)."""
     from mfif.fusion.methods import default_method
+    from mfif.options import AMP_DEFAULTS, LEARNED_OPTIONS, split_options
+    from mfif.registry import check_options, get_method
 
     name = args.method or default_method()
     info = get_method(name)
-    kw: dict = {"method": name, "align": args.align}
-    if getattr(args, "stack_strategy", None):
-        if not (info.needs_weights or info.max_inputs == 2):
-            raise MfifError(f"--stack-strategy applies to pair methods, and {name!r} fuses N sources natively")
-        kw["stack_strategy"] = args.stack_strategy
-    if info.needs_weights:
-        kw.update(weights=args.weights, device=args.device)
-        if args.tile:
-            kw["tile"] = args.tile
-        if args.tile_overlap is not None:
-            kw["tile_overlap"] = args.tile_overlap
-        if args.no_postprocess:
-            kw["postprocess"] = False
-        if args.min_region_ratio is not None:
-            kw["min_region_ratio"] = args.min_region_ratio
-        kw["amp"] = "auto" if args.amp is None else args.amp
-        if getattr(args, "tta", None):
-            if args.tile and args.tta > 1:
-                raise MfifError("--tta is not combined with --tile: give one of them")
-            kw["tta"] = args.tta
-        if getattr(args, "soft", False):
-            if getattr(args, "soft_boundary", None):
-                raise MfifError("--soft and --soft-boundary are alternatives: give one of them")
-            kw["soft"] = True
-        if getattr(args, "edge_guide", None):
-            kw["edge_guide"] = args.edge_guide
-        if getattr(args, "spread_correction", False):
-            kw["spread_correction"] = True
-        if getattr(args, "soft_boundary", None) is not None:
-            if args.soft_boundary < 0:
-                raise MfifError(f"--soft-boundary must be >= 0, got {args.soft_boundary}")
-            kw["soft_boundary"] = args.soft_boundary
-    else:
-        for flag, val in (("--weights", args.weights), ("--tile", args.tile), ("--amp/--no-amp", args.amp),
-                          ("--no-postprocess", args.no_postprocess or None), ("--min-region-ratio", args.min_region_ratio),
-                          ("--soft-boundary", getattr(args, "soft_boundary", None)),
-                          ("--tta", getattr(args, "tta", None)), ("--soft", getattr(args, "soft", False) or None),
-                          ("--edge-guide", getattr(args, "edge_guide", None))):
-            if val is not None:
-                raise MfifError(f"{flag} applies to learned methods only, not {name!r}")
-    return kw
+    kw = given_cli_options(args)
+    kw.update(weights=args.weights, stack_strategy=getattr(args, "stack_strategy", None))
+    check_options(info, kw, n_sources=n_sources, cli=True)
+    kw = {k: v for k, v in kw.items() if v is not None}
+    if info.accepts("amp"):
+        kw.setdefault("amp", AMP_DEFAULTS["cli"])
+    split_options({k: v for k, v in kw.items() if k in LEARNED_OPTIONS})  # value checks, before any work
+    return {"method": name, "align": args.align, **kw}
 
 
-def expand_inputs(paths: list[str], *, exclude: Path | None = None) -> list[Path]:
-    """Source paths; a single folder expands to its images in name order (``exclude`` left out)."""
+def expand_inputs(paths: list[str], *, exclude: Path | list[Path] | None = None) -> list[Path]:
+    """Source files of ``mfif fuse``.
+
+    A single folder expands to its image files in natural name order (``z2`` before ``z10``, as
+    ``mfif batch`` orders stack members), leaving out hidden files and ``exclude`` (the outputs);
+    a single file is accepted when it is a TIFF (a multi-page z-stack, checked when it is read).
+
+    Raises:
+        MfifError: fewer than two sources.
+    """
+    excl = [exclude] if isinstance(exclude, Path) else list(exclude or [])
     if len(paths) == 1 and Path(paths[0]).is_dir():
         d = Path(paths[0])
-        ex = exclude.resolve() if exclude is not None else None
-        files = sorted(p for p in d.iterdir() if p.suffix.lower() in SUPPORTED_SUFFIXES
-                       and not p.name.startswith(".") and p.resolve() != ex)
+        files = natural_sorted([p for p in d.iterdir() if p.suffix.lower() in INPUT_SUFFIXES and p.is_file()
+                                and not p.name.startswith(".") and not any(same_path(p, e) for e in excl)])
+        if len(files) == 1 and files[0].suffix.lower() in (".tif", ".tiff"):
+            return files
         if len(files) < 2:
             raise MfifError(f"{d}: folder holds fewer than two images")
         return files
+    if len(paths) == 1 and Path(paths[0]).suffix.lower() in (".tif", ".tiff"):
+        return [Path(paths[0])]
     if len(paths) < 2:
-        raise MfifError("give at least two source images (or one folder of them)")
+        raise MfifError("give at least two source images, one folder of them, or one multi-page TIFF z-stack")
     return [Path(p) for p in paths]
 
 
+def same_path(a: Path | str, b: Path | str) -> bool:
+    """True if ``a`` and ``b`` name the same file: the same inode when both exist (symlinks, hard
+    links, letter case on case-insensitive file systems), else equal resolved, case-normalised paths."""
+    try:
+        if os.path.exists(a) and os.path.exists(b):
+            return os.path.samefile(a, b)
+    except OSError:
+        pass
+    na = os.path.normcase(os.path.realpath(a))
+    nb = os.path.normcase(os.path.realpath(b))
+    return na == nb
+
+
+def derived_output(target: Path, sources: list[Path], role: str, *, folder_input: Path | None = None) -> Path:
+    """Where an output named by an existing folder goes: ``FOLDER/<name>_<role><ext>`` with ``name`` the
+    input folder's name (folder input) or the first source's stem; ``ext`` the first source's extension
+    for the fused image (``.tif`` for RAW, ``.png`` for HEIF sources) and ``.png`` for maps."""
+    name = folder_input.resolve().name if folder_input is not None else sources[0].stem
+    if role == "fused":
+        suf = sources[0].suffix.lower()
+        ext = suf if suf in SUPPORTED_SUFFIXES else ".tif" if suf in RAW_SUFFIXES else ".png"
+    else:
+        ext = ".png"
+    return target / f"{name}_{role}{ext}"
+
+
+def check_paths(inputs: list[Path], outputs: dict[str, Path]) -> None:
+    """Refuse any output that is an input, or two outputs that are one file.
+
+    Args:
+        inputs: Source files (existing).
+        outputs: Option name (``-o``, ``--map``, ``--depth-map``) -> final output path.
+
+    Raises:
+        MfifError: one line naming both paths.
+    """
+    items = list(outputs.items())
+    for flag, out in items:
+        if out.exists() and out.is_dir():
+            raise MfifError(f"{flag} {out}: is a folder")
+        for src in inputs:
+            if same_path(out, src):
+                raise MfifError(f"{flag} {out}: is the input {src}; refusing to overwrite it")
+    for i, (f1, o1) in enumerate(items):
+        for f2, o2 in items[i + 1:]:
+            if same_path(o1, o2) or os.path.normcase(os.path.realpath(o1)).casefold() == \
+                    os.path.normcase(os.path.realpath(o2)).casefold():
+                raise MfifError(f"{f1} {o1} and {f2} {o2} name the same file (or differ only in letter case); "
+                                "give different outputs")
+
+
+def load_sources(sources: list[Path], *, tiff_axes: str | None = None, progress: bool = False):  # noqa: ANN201
+    """Read every source file as frames (a TIFF z-stack gives several).
+
+    Returns:
+        ``(images, infos, names)``: float32 [0, 1] frames, their :class:`~mfif.io.ImageInfo`, and names
+        for messages (``file`` or ``file[frame k]``).
+
+    Raises:
+        MfifError: an unreadable file, or fewer than two frames in all.
+    """
+    from tqdm import tqdm
+
+    imgs, infos, names = [], [], []
+    for s in tqdm(sources, desc="reading", unit="file", file=sys.stderr, delay=2.0, leave=False,
+                  disable=not progress or len(sources) < 2):
+        for img, info in read_frames(s, tiff_axes=tiff_axes if Path(s).suffix.lower() in (".tif", ".tiff") else None):
+            imgs.append(img)
+            infos.append(info)
+            names.append(str(s) if info.n_frames == 1 else f"{s}[frame {info.frame}]")
+    if len(imgs) < 2:
+        raise MfifError(f"{sources[0]}: holds one image; fusion needs at least two frames")
+    return imgs, infos, names
+
+
+def check_frames(imgs: list[np.ndarray], names: list[str], *, align: str = "none") -> None:
+    """Checks that need no fusion code: every frame at least 8 x 8, equal sizes unless aligned."""
+    for im, nm in zip(imgs, names):
+        if min(im.shape[:2]) < 8:
+            raise MfifError(f"{nm}: image is {im.shape[1]}x{im.shape[0]}, smaller than the 8x8 minimum")
+    if align == "none":
+        h, w = imgs[0].shape[:2]
+        for im, nm in zip(imgs[1:], names[1:]):
+            if im.shape[:2] != (h, w):
+                raise MfifError(f"{nm}: size {im.shape[1]}x{im.shape[0]} differs from {names[0]} ({w}x{h})")
+
+
+def _z_step(args: argparse.Namespace, infos: list) -> float | None:
+    z = getattr(args, "z_step", None)
+    if z is not None:
+        if not (z > 0 and np.isfinite(z)):
+            raise MfifError(f"--z-step must be a positive number, got {z}")
+        return float(z)
+    return infos[0].physical_size.get("z")
+
+
 def run_fusion(sources: list[Path], out: Path, args: argparse.Namespace, *, map_path: Path | None = None,
-               depth_path: Path | None = None) -> Path:
-    """Read, fuse and write one item; used by ``fuse`` and ``batch``."""
+               depth_path: Path | None = None, loaded: tuple | None = None, report: bool = False) -> Path:
+    """Read, fuse and write one item; used by ``fuse`` and ``batch``.
+
+    Every check that needs no fusion code (paths, reading, sizes) runs first; the outputs are encoded
+    into temporary files and renamed into place only when all are ready, so a failure leaves none.
+
+    Args:
+        sources: Source files (a TIFF z-stack counts its frames).
+        out: Fused image path; ``map_path`` / ``depth_path`` the optional maps.
+        args: Parsed options (:func:`add_fusion_options`, plus ``tiff_axes``, ``z_step``, ``quality``).
+        loaded: ``load_sources`` result when the caller has read the sources already.
+        report: Print the method, frame count, time and every file written (``mfif fuse``).
+
+    Returns:
+        The fused image's path.
+    """
+    import time
+
+    from mfif.io import encode_image, output_path
+
+    outs = {"-o": output_path(out)}
+    if map_path is not None:
+        outs["--map"] = output_path(map_path)
+    if depth_path is not None:
+        outs["--depth-map"] = output_path(depth_path)
+    check_paths([Path(s) for s in sources], outs)
+    imgs, infos, names = loaded if loaded is not None else load_sources(sources, tiff_axes=getattr(args, "tiff_axes", None))
+    check_frames(imgs, names, align=getattr(args, "align", "none"))
+    z_step = _z_step(args, infos)
+    kwargs = fusion_kwargs(args, n_sources=len(imgs))
+    if report:
+        h, w = imgs[0].shape[:2]
+        print(f"mfif: fusing {len(imgs)} frames ({w}x{h}) with {kwargs['method']} ...", file=sys.stderr, flush=True)
+    t0 = time.perf_counter()
     from mfif.api import fuse
 
-    src_res = [Path(s).resolve() for s in sources]
-    if out.resolve() in src_res:
-        raise MfifError(f"{out}: output path is one of the inputs; refusing to overwrite it")
-    imgs, infos = [], []
-    for s in sources:
-        img, info = read_image(s)
-        imgs.append(img)
-        infos.append(info)
-    result = fuse(imgs, names=[str(s) for s in sources], **fusion_kwargs(args))
-    depth = max(i.bit_depth for i in infos)
+    result = fuse(imgs, names=names, **kwargs)
+    elapsed = time.perf_counter() - t0
     first = infos[0]
-    written = write_image(out, result.fused, bit_depth=depth, exif=first.exif, icc_profile=first.icc_profile,
-                          jpeg_quality=args.quality)
+    depth = max(i.bit_depth for i in infos)
+    meta = dict(resolution=first.resolution, resolution_unit=first.resolution_unit, physical_size=first.physical_size)
+    maps: list[tuple[str, Path, np.ndarray, dict]] = []
     if map_path is not None:
         m = result.decision_map if result.decision_map is not None else result.focus_map
         if m is None:
             raise MfifError(f"--map: method {result.extras.get('method')!r} produces no focus map")
-        save_map(map_path, m)
+        maps.append(("--map", outs["--map"], np.asarray(m, np.float32), dict(bit_depth=8, **meta)))
     if depth_path is not None:
         if result.depth_map is None:
             if result.decision_map is None:
@@ -142,27 +226,77 @@ def run_fusion(sources: list[Path], out: Path, args: argparse.Namespace, *, map_
             dm = np.where(result.decision_map > 0.5, 0, 1).astype(np.int32)
         else:
             dm = result.depth_map.astype(np.int32)
-        n = len(sources)
-        write_image(depth_path, dm.astype(np.float32) / max(1, n - 1), bit_depth=8 if n <= 256 else 16)
-    return written
+        n = len(imgs)
+        dpath = outs["--depth-map"]
+        if z_step is not None and dpath.suffix.lower() in (".tif", ".tiff"):
+            unit = first.physical_size.get("unit", "")
+            maps.append(("--depth-map", dpath, dm.astype(np.float32) * np.float32(z_step),
+                         dict(bit_depth=32, description=f"mfif depth map: z of the sharpest frame, step {z_step:g} "
+                              f"{unit}".rstrip(), **{k: v for k, v in meta.items() if k != "physical_size"})))
+        else:
+            maps.append(("--depth-map", dpath, dm.astype(np.float32) / max(1, n - 1),
+                         dict(bit_depth=8 if n <= 256 else 16, **meta)))
+    pending = []
+    try:
+        pending.append(encode_image(outs["-o"], result.fused, bit_depth=depth, exif=first.exif,
+                                    icc_profile=first.icc_profile, jpeg_quality=getattr(args, "quality", 95),
+                                    description=first.description, **meta))
+        for _, path, arr, kw in maps:
+            pending.append(encode_image(path, arr, **kw))
+        written = [pw.publish() for pw in pending]
+    except BaseException:
+        for pw in pending:
+            pw.discard()
+        raise
+    if report:
+        print(f"mfif: {kwargs['method']} fused {len(imgs)} frames in {elapsed:.2f} s", file=sys.stderr)
+        for w_ in written:
+            print(f"wrote {w_}")
+    return written[0]
 
 
 def _cmd(args: argparse.Namespace) -> int:
-    out = Path(args.output)
-    sources = expand_inputs(args.inputs, exclude=out)
-    written = run_fusion(sources, out, args, map_path=Path(args.map) if args.map else None,
-                         depth_path=Path(args.depth_map) if args.depth_map else None)
-    print(f"wrote {written}")
+    raw_out = str(args.output)
+    out = Path(raw_out)
+    folder_in = Path(args.inputs[0]) if len(args.inputs) == 1 and Path(args.inputs[0]).is_dir() else None
+    if raw_out.endswith(("/", os.sep)) and not out.is_dir():
+        raise MfifError(f"-o {raw_out}: folder does not exist")
+    extra = [Path(p) for p in (args.map, args.depth_map) if p]
+    sources = expand_inputs(args.inputs, exclude=[out, *extra])
+    if out.is_dir():
+        out = derived_output(out, sources, "fused", folder_input=folder_in)
+    map_path = Path(args.map) if args.map else None
+    depth_path = Path(args.depth_map) if args.depth_map else None
+    if map_path is not None and map_path.is_dir():
+        map_path = derived_output(map_path, sources, "map", folder_input=folder_in)
+    if depth_path is not None and depth_path.is_dir():
+        depth_path = derived_output(depth_path, sources, "depth", folder_input=folder_in)
+    run_fusion(sources, out, args, map_path=map_path, depth_path=depth_path, report=True)
     return 0
+
+
+def add_input_options(p: argparse.ArgumentParser) -> None:
+    """Options about reading the sources (``fuse`` and ``batch``)."""
+    p.add_argument("--tiff-axes", default=None, metavar="AXES",
+                   help="axes of a multi-page TIFF when its metadata leave them ambiguous, one letter per stored "
+                        "axis: Z frames (focal planes), Y, X, S colour samples; e.g. ZYX, ZYXS")
+    p.add_argument("--z-step", type=float, default=None, metavar="STEP",
+                   help="distance between focal planes; a .tif depth map then holds z (index x STEP) instead of "
+                        "indices (default: PhysicalSizeZ / ImageJ spacing of an OME/ImageJ stack)")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("fuse", help="fuse two or more images of one scene",
-                       description="Fuse N >= 2 source images (or a folder of them) into one all-in-focus image.")
-    p.add_argument("inputs", nargs="+", help="source images A B [C ...] or one folder")
-    p.add_argument("-o", "--output", required=True, help="output image (format from the extension; PNG default)")
+                       description="Fuse N >= 2 source images (or a folder of them, in natural name order, or one "
+                                   "multi-page TIFF z-stack) into one all-in-focus image.")
+    p.add_argument("inputs", nargs="+", help="source images A B [C ...], one folder, or one multi-page TIFF")
+    p.add_argument("-o", "--output", required=True,
+                   help="output image (format from the extension; PNG default); an existing folder gets "
+                        "NAME_fused.EXT (NAME: the first source's stem or the input folder's name)")
     p.add_argument("--map", default=None, help="also write the final decision map (PNG)")
     p.add_argument("--depth-map", default=None,
-                   help="also write the index of the source chosen per pixel (gray levels 0..255 spread over the N sources)")
+                   help="also write the index of the source chosen per pixel (gray levels 0..255 spread over the N "
+                        "sources; a .tif path with a known z step holds z values)")
+    add_input_options(p)
     add_fusion_options(p)
     p.set_defaults(func=_cmd)

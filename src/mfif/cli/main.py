@@ -77,6 +77,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("mfif: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug: one line (MFIF_DEBUG=1 shows the traceback), not a wall of text
+        import os
+
+        if os.environ.get("MFIF_DEBUG"):
+            raise
+        msg = str(exc).splitlines()[0] if str(exc) else ""
+        print(f"mfif: error: unexpected {type(exc).__name__}: {msg} (a bug; MFIF_DEBUG=1 shows the traceback)",
+              file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover
