@@ -395,7 +395,7 @@ def create_app(config: WebConfig | None = None, *, store: JobStore | None = None
             if not out.exists():
                 from mfif.io import write_image
 
-                await run_in_threadpool(lambda: write_image(out, job.load("frames")[k], bit_depth=8))
+                await run_in_threadpool(lambda: write_image(out, np.asarray(job.load("frames", mmap=True)[k]), bit_depth=8))
             return FileResponse(out, media_type="image/png")
         if name in ("fused", "map"):  # the un-retouched fusion and index map (the page overlays strokes)
             if name == "map" and "depth" not in job.maps:

@@ -119,8 +119,9 @@ class Job:
         np.save(tmp, np.ascontiguousarray(arr), allow_pickle=False)
         tmp.replace(self.folder / f"{name}.npy")
 
-    def load(self, name: str) -> np.ndarray:
-        return np.load(self.folder / f"{name}.npy", allow_pickle=False)
+    def load(self, name: str, *, mmap: bool = False) -> np.ndarray:
+        """A stored array; ``mmap=True`` maps it read-only instead of reading it (the frames)."""
+        return np.load(self.folder / f"{name}.npy", allow_pickle=False, mmap_mode="r" if mmap else None)
 
 
 def folder_bytes(path: Path) -> int:
@@ -255,7 +256,7 @@ class JobStore:
             strokes = list(job.strokes)
         if what == "fused":
             fused = job.load("fused")
-            return rt.compose(fused, job.load("frames"), strokes) if strokes else fused
+            return rt.compose(fused, job.load("frames", mmap=True), strokes) if strokes else fused
         if what == "decision":
             return rt.edited_decision_map(job.load("decision"), strokes)
         if what == "depth":
