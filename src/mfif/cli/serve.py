@@ -51,8 +51,8 @@ def _cmd(args: argparse.Namespace) -> int:
     app = create_app(cfg)
     config = uvicorn.Config(app, host=host, port=args.port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
-    shown = "localhost" if host in ("127.0.0.1", "::1") else host
-    shown = f"[{shown}]" if ":" in shown and not shown.startswith("[") else shown
+    shown = "localhost" if host == "127.0.0.1" else host
+    shown = f"[{shown}]" if ":" in shown and not shown.startswith("[") else shown  # IPv6 literal
 
     orig_startup = server.startup
 
