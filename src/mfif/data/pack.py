@@ -178,34 +178,7 @@ def write_pack(
                 continue
             seen.add(sid)
             try:
-                ipath = Path(src.image)
-                if not ipath.is_file():
-                    raise MfifError(f"{ipath}: missing image")
-                data = ipath.read_bytes()
-                try:
-                    h, w = _image_size(data)
-                except Exception as exc:  # noqa: BLE001 - any decoder failure = bad item
-                    raise MfifError(f"{ipath}: unreadable image ({type(exc).__name__}: {exc})") from None
-                suffix = ipath.suffix.lower()
-                if suffix in (".jpg", ".jpeg"):
-                    iname, idata = f"images/{sid}.jpg", data
-                elif suffix == ".png":
-                    iname, idata = f"images/{sid}.png", data
-                else:
-                    from PIL import Image
-
-                    buf = io.BytesIO()
-                    Image.open(io.BytesIO(data)).convert("RGB").save(buf, format="PNG")
-                    iname, idata = f"images/{sid}.png", buf.getvalue()
-                if isinstance(src.mask, (str, os.PathLike)):
-                    mp = Path(src.mask)
-                    if not mp.is_file():
-                        raise MfifError(f"{mp}: missing mask")
-                    mask = png_bytes_to_mask(mp.read_bytes(), str(mp))
-                else:
-                    mask = np.asarray(src.mask)
-                if mask.shape[:2] != (h, w) or mask.ndim != 2:
-                    raise MfifError(f"{sid}: mask size {mask.shape} does not match image {h}x{w}")
+                iname, idata, mask = _read_item(src, sid)
                 amb = None if src.ambiguity is None else float(src.ambiguity)
                 if max_ambiguity is not None and amb is not None and amb > max_ambiguity:
                     dropped.append({"id": sid, "ambiguity": amb})
@@ -214,29 +187,10 @@ def write_pack(
             except MfifError as exc:
                 skipped.append({"id": sid, "reason": str(exc)})
                 continue
-            (tmp / iname).write_bytes(idata)
-            mname = f"masks/{sid}.png"
-            (tmp / mname).write_bytes(mdata)
-            item = {
-                "id": sid,
-                "image": iname,
-                "mask": mname,
-                "height": h,
-                "width": w,
-                "ambiguity": amb,
-                "foreground": float(np.mean(mask > 0.5)),
-                "split": "train",
-                "sha256": {"image": sha256_bytes(idata), "mask": sha256_bytes(mdata)},
-            }
-            if src.extra:
-                item.update(src.extra)
-            items.append(item)
+            items.append(_store_item(tmp, src, sid, iname, idata, mask, mdata, amb))
         if not items:
             raise MfifError(f"{out}: no usable items ({len(skipped)} skipped, {len(dropped)} dropped)")
-        n_val = min(max(int(val_count), 0), len(items) - 1)
-        for it in sorted(items, key=lambda it: val_rank(it["id"], val_seed))[:n_val]:
-            it["split"] = "val"
-        items.sort(key=lambda it: it["id"])
+        n_val = _assign_val(items, val_count, val_seed)
         manifest = {
             "format": FORMAT,
             "version": VERSION,
@@ -259,17 +213,99 @@ def write_pack(
             "dropped": dropped,
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1))
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-            os.replace(out, old / "x")
-            publish(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            publish(tmp, out)
+        _replace_folder(tmp, out)
         return manifest
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _read_item(src: PackSource, sid: str) -> tuple[str, bytes, np.ndarray]:
+    """One source's image bytes as stored in the pack (``images/ID.jpg|png``) and its H×W mask.
+
+    JPEG and PNG bytes are kept as they are; any other format is re-encoded as RGB PNG.
+
+    Raises:
+        MfifError: missing or unreadable image or mask, or a mask of another size than the image.
+    """
+    ipath = Path(src.image)
+    if not ipath.is_file():
+        raise MfifError(f"{ipath}: missing image")
+    data = ipath.read_bytes()
+    try:
+        h, w = _image_size(data)
+    except Exception as exc:  # noqa: BLE001 - any decoder failure = bad item
+        raise MfifError(f"{ipath}: unreadable image ({type(exc).__name__}: {exc})") from None
+    suffix = ipath.suffix.lower()
+    if suffix in (".jpg", ".jpeg"):
+        iname, idata = f"images/{sid}.jpg", data
+    elif suffix == ".png":
+        iname, idata = f"images/{sid}.png", data
+    else:
+        from PIL import Image
+
+        buf = io.BytesIO()
+        Image.open(io.BytesIO(data)).convert("RGB").save(buf, format="PNG")
+        iname, idata = f"images/{sid}.png", buf.getvalue()
+    if isinstance(src.mask, (str, os.PathLike)):
+        mp = Path(src.mask)
+        if not mp.is_file():
+            raise MfifError(f"{mp}: missing mask")
+        mask = png_bytes_to_mask(mp.read_bytes(), str(mp))
+    else:
+        mask = np.asarray(src.mask)
+    if mask.shape[:2] != (h, w) or mask.ndim != 2:
+        raise MfifError(f"{sid}: mask size {mask.shape} does not match image {h}x{w}")
+    return iname, idata, mask
+
+
+def _store_item(
+    tmp: Path, src: PackSource, sid: str, iname: str, idata: bytes, mask: np.ndarray, mdata: bytes,
+    amb: float | None,
+) -> dict[str, Any]:
+    """Write one item's image and mask into the pack folder; returns its manifest entry."""
+    (tmp / iname).write_bytes(idata)
+    mname = f"masks/{sid}.png"
+    (tmp / mname).write_bytes(mdata)
+    h, w = mask.shape
+    item = {
+        "id": sid,
+        "image": iname,
+        "mask": mname,
+        "height": h,
+        "width": w,
+        "ambiguity": amb,
+        "foreground": float(np.mean(mask > 0.5)),
+        "split": "train",
+        "sha256": {"image": sha256_bytes(idata), "mask": sha256_bytes(mdata)},
+    }
+    if src.extra:
+        item.update(src.extra)
+    return item
+
+
+def _assign_val(items: list[dict[str, Any]], val_count: int, val_seed: int) -> int:
+    """Mark the seeded rule's validation items (at least one item stays ``train``); sort by id.
+
+    Returns:
+        The number of ``val`` items.
+    """
+    n_val = min(max(int(val_count), 0), len(items) - 1)
+    for it in sorted(items, key=lambda it: val_rank(it["id"], val_seed))[:n_val]:
+        it["split"] = "val"
+    items.sort(key=lambda it: it["id"])
+    return n_val
+
+
+def _replace_folder(tmp: Path, out: Path) -> None:
+    """Move the finished folder ``tmp`` to ``out``, replacing an existing ``out`` only at the end."""
+    if out.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+        os.replace(out, old / "x")
+        publish(tmp, out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        publish(tmp, out)
 
 
 class Pack:
