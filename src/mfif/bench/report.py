@@ -133,8 +133,37 @@ def make_report(cfg: BenchConfig, result: Mapping[str, list], opts: ReportOption
     dirs = metric_directions(metrics)
     scores = list(result["scores"])
     runs = list(result["runs"])
-    md: list[str] = []
-    md.append("# Benchmark results\n")
+    tables_dir = out / "tables"
+    figs = out / "figures"
+    md = _header(opts)
+    long_fields = ["dataset", "pair", "method", "source", "group", "format", "k", "metric", "direction", "value"]
+    write_csv(out / "scores_long.csv", ({**{k: r.get(k, "") for k in long_fields[:7]}, "metric": m,
+                                        "direction": dirs[m], "value": r.get(m, "")}
+                                       for r in scores for m in metrics), long_fields)
+    table1, pub_rank = _table1(cfg, scores, metrics, dirs, tables_dir)
+    md += table1
+    md += _not_scored(result)
+    if runs:
+        md.append(_table2(cfg, runs, tables_dir))
+    fig6 = _fig6(cfg, scores, opts, metrics, figs)
+    if fig6:
+        md.append("\n## Fig. 6: focus-map diffusion / contraction\n\n" + fig6 + "\n")
+    md += _fig7(cfg, scores, metrics, dirs, figs, tables_dir)
+    vis = _visuals(cfg, scores, opts, figs, pub_rank)
+    if vis:
+        md.append("\n## Fig. 4/5-style visuals\n\n" + vis + "\n")
+
+    text = "".join(md)
+    res = out / "results.md"
+    write_text(res, _links(text, res.parent))
+    if opts.docs is not None:
+        write_text(Path(opts.docs), _links(text, Path(opts.docs).parent))
+    return res
+
+
+def _header(opts: ReportOptions) -> list[str]:
+    """Title, provenance (date, command, CPU/GPU, Python), how to read the tables, the notes."""
+    md = ["# Benchmark results\n"]
     md.append(f"Generated {_dt.datetime.now(_dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} by `mfif bench`"
               + (f": `{opts.command}`" if opts.command else "") + ".\n")
     md.append(f"CPU: {cpu_name()}. GPU: {_gpu_name()}. Python {sys.version.split()[0]}.\n")
@@ -142,15 +171,14 @@ def make_report(cfg: BenchConfig, result: Mapping[str, list], opts: ReportOption
               "The best three per column are bold with ¹ ² ³; **Avg. rank** is the mean of the per-metric ranks. "
               "Cells are means over the pairs every listed method has (count given per table).\n")
     md.extend(f"- {n}\n" for n in opts.notes)
-    tables_dir = out / "tables"
-    long_fields = ["dataset", "pair", "method", "source", "group", "format", "k", "metric", "direction", "value"]
-    write_csv(out / "scores_long.csv", ({**{k: r.get(k, "") for k in long_fields[:7]}, "metric": m,
-                                        "direction": dirs[m], "value": r.get(m, "")}
-                                       for r in scores for m in metrics), long_fields)
-    figs = out / "figures"
+    return md
 
-    # ---- Table 1
-    md.append("\n## Table 1: fusion quality\n")
+
+def _table1(
+    cfg: BenchConfig, scores: list[dict], metrics: list[str], dirs: Mapping[str, str], tables_dir: Path
+) -> tuple[list[str], dict[str, dict[str, float]]]:
+    """Table 1 per dataset and view (Markdown + CSV files); also the average ranks of the as-delivered view."""
+    md = ["\n## Table 1: fusion quality\n"]
     pub_rank: dict[str, dict[str, float]] = {}
     for ds in cfg.datasets:
         for view, caption, rows in _views(scores, ds.name):
@@ -165,6 +193,12 @@ def make_report(cfg: BenchConfig, result: Mapping[str, list], opts: ReportOption
             _means_csv(tables_dir / f"{stem}.csv", means, metrics, len(pairs))
             md.append(f"\n### {ds.name} — {caption} ({len(pairs)} pairs)\n\n{t}\n")
             md.append(f"Files: [{stem}.md](@@{tables_dir / (stem + '.md')}@@), [{stem}.csv](@@{tables_dir / (stem + '.csv')}@@)\n")
+    return md, pub_rank
+
+
+def _not_scored(result: Mapping[str, list]) -> list[str]:
+    """Lists of the published files not scored and of the fusions that failed."""
+    md: list[str] = []
     skipped = result.get("skipped") or []
     if skipped:
         md.append("\nPublished files not scored:\n\n")
@@ -174,31 +208,32 @@ def make_report(cfg: BenchConfig, result: Mapping[str, list], opts: ReportOption
         for (d, pr, why), ms in groups.items():
             shown = ", ".join(ms[:3]) + (f" and {len(ms) - 3} more" if len(ms) > 3 else "")
             md.append(f"- {d}/{pr}: {shown}: {why}\n")
-
     failed = result.get("failed") or []
     if failed:
         md.append("\nFusions that failed (not in the tables):\n\n")
         md.extend(f"- {f['dataset']}/{f['pair']} {f['method']}: {f['reason']}\n" for f in failed)
+    return md
 
-    # ---- Table 2
-    if runs:
-        secs: dict[str, dict[str, list[float]]] = {}
-        devs: dict[str, set[str]] = {}
-        for r in runs:
-            secs.setdefault(r["method"], {}).setdefault(r["dataset"], []).append(_f(r["seconds"]))
-            devs.setdefault(r["method"], set()).add(str(r["device"]))
-        mean_secs = {m: {d: float(np.mean(v)) for d, v in per.items()} for m, per in secs.items()}
-        t2 = table2_markdown(mean_secs, {m: "; ".join(sorted(v)) for m, v in devs.items()},
-                             [d.name for d in cfg.datasets if any(d.name in v for v in mean_secs.values())])
-        write_text(tables_dir / "table2_time.md", t2)
-        md.append("\n## Table 2: running time (seconds per pair, fusion only, after one warm-up)\n\n" + t2 + "\n")
 
-    # ---- Fig. 6
-    fig6 = _fig6(cfg, scores, opts, metrics, figs)
-    if fig6:
-        md.append("\n## Fig. 6: focus-map diffusion / contraction\n\n" + fig6 + "\n")
+def _table2(cfg: BenchConfig, runs: list[dict], tables_dir: Path) -> str:
+    """Table 2 (mean seconds per pair, per method and dataset, with the devices used)."""
+    secs: dict[str, dict[str, list[float]]] = {}
+    devs: dict[str, set[str]] = {}
+    for r in runs:
+        secs.setdefault(r["method"], {}).setdefault(r["dataset"], []).append(_f(r["seconds"]))
+        devs.setdefault(r["method"], set()).add(str(r["device"]))
+    mean_secs = {m: {d: float(np.mean(v)) for d, v in per.items()} for m, per in secs.items()}
+    t2 = table2_markdown(mean_secs, {m: "; ".join(sorted(v)) for m, v in devs.items()},
+                         [d.name for d in cfg.datasets if any(d.name in v for v in mean_secs.values())])
+    write_text(tables_dir / "table2_time.md", t2)
+    return "\n## Table 2: running time (seconds per pair, fusion only, after one warm-up)\n\n" + t2 + "\n"
 
-    # ---- Fig. 7
+
+def _fig7(
+    cfg: BenchConfig, scores: list[dict], metrics: list[str], dirs: Mapping[str, str], figs: Path, tables_dir: Path
+) -> list[str]:
+    """Fig. 7 per dataset: the published ablation variants beside the official MFIF-GAN outputs."""
+    md: list[str] = []
     for ds in cfg.datasets:
         rows = [r for r in scores if r["dataset"] == ds.name and r["source"] == "published"
                 and (r["group"] == "ablation" or (r["method"] == "official:MFIF-GAN" and r["group"] == "main"))]
@@ -209,18 +244,7 @@ def make_report(cfg: BenchConfig, result: Mapping[str, list], opts: ReportOption
         t = table1_markdown(means, dirs)
         write_text(tables_dir / f"fig7_{ds.name}.md", t)
         md.append(f"\n## Fig. 7: ablation variants — {ds.name} ({len(pairs)} pairs)\n\n![fig7 {ds.name}](@@{p}@@)\n\n{t}\n")
-
-    # ---- visuals
-    vis = _visuals(cfg, scores, opts, figs, pub_rank)
-    if vis:
-        md.append("\n## Fig. 4/5-style visuals\n\n" + vis + "\n")
-
-    text = "".join(md)
-    res = out / "results.md"
-    write_text(res, _links(text, res.parent))
-    if opts.docs is not None:
-        write_text(Path(opts.docs), _links(text, Path(opts.docs).parent))
-    return res
+    return md
 
 
 def _links(text: str, base: Path) -> str:
