@@ -1,5 +1,5 @@
-"""Camera RAW (rawpy/LibRaw) and HEIC (pillow-heif) input, built here: a DNG written by tifffile, a HEIC
-written by pillow-heif; one-line errors naming the extra when it is missing."""
+"""Camera RAW (rawpy/LibRaw) and HEIC (pillow-heif) input, built here: a DNG written by tifffile
+(tests/io/conftest.py), a HEIC written by pillow-heif; one-line errors naming the extra when it is missing."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import sys
 
 import numpy as np
 import pytest
-import tifffile
 
 from mfif.cli.main import main
 from mfif.errors import MfifError
@@ -17,48 +16,23 @@ pytest.importorskip("rawpy")
 pytest.importorskip("pillow_heif")
 
 
-def write_dng(path, h=32, w=48, *, seed=0, sharp_left=True):
-    """A Bayer RGGB DNG of a neutral gray scene lit so that the sensor's R and B sites read half of G
-    (AsShotNeutral 0.5/1/0.5, i.e. camera white-balance multipliers 2/1/2); a random texture on one half."""
-    rng = np.random.default_rng(seed)
-    scene = np.full((h, w), 0.35)
-    half = slice(0, w // 2) if sharp_left else slice(w // 2, w)
-    scene[:, half] += rng.uniform(-0.1, 0.1, (h, w // 2))
-    gain = np.ones((h, w))
-    gain[0::2, 0::2] = 0.5  # R sites
-    gain[1::2, 1::2] = 0.5  # B sites
-    cfa = np.round(scene * gain * 4095).astype(np.uint16)
-    tags = [
-        (50706, "B", 4, (1, 4, 0, 0), True),  # DNGVersion
-        (50707, "B", 4, (1, 1, 0, 0), True),  # DNGBackwardVersion
-        (33421, "H", 2, (2, 2), True),  # CFARepeatPatternDim
-        (33422, "B", 4, (0, 1, 1, 2), True),  # CFAPattern RGGB
-        (50708, "s", 0, "mfif test camera", True),  # UniqueCameraModel
-        (271, "s", 0, "mfif", True),
-        (272, "s", 0, "test", True),
-        (50717, "I", 1, 4095, True),  # WhiteLevel
-        (50721, "2i", 9, (1, 1, 0, 1, 0, 1, 0, 1, 1, 1, 0, 1, 0, 1, 0, 1, 1, 1), True),  # ColorMatrix1 = I
-        (50728, "2I", 3, (1, 2, 1, 1, 1, 2), True),  # AsShotNeutral
-    ]
-    tifffile.imwrite(path, cfa, photometric=32803, extratags=tags, subfiletype=0)
-    return path
-
-
-def test_dng_reads_as_16bit_rgb_with_camera_white_balance(tmp_path):
-    img, info = read_image(write_dng(tmp_path / "x.dng"))
+def test_dng_reads_as_16bit_rgb_with_camera_white_balance(tmp_path, dng_writer):
+    """The DNG's R and B sites read half of G on a gray scene (tests/io/conftest.py): neutral only when
+    the camera's white balance (multipliers 2/1/2) is applied."""
+    img, info = read_image(dng_writer(tmp_path / "x.dng"))
     assert img.shape == (32, 48, 3) and img.dtype == np.float32 and info.bit_depth == 16
     r, g, b = (float(img[4:-4, 4:-4, c].mean()) for c in range(3))
     assert g > 0.05
     assert abs(r / g - 1) < 0.05 and abs(b / g - 1) < 0.05, (r, g, b)  # neutral after the camera's white balance
 
 
-def test_raw_pair_fuses_and_batch_writes_tiff(tmp_path, capsys):
+def test_raw_pair_fuses_and_batch_writes_tiff(tmp_path, capsys, dng_writer):
     d = tmp_path / "in"
     d.mkdir()
-    write_dng(d / "s_A.dng", sharp_left=True)
-    write_dng(d / "s_B.dng", sharp_left=False)
+    dng_writer(d / "s_A.dng", sharp_left=True)
+    dng_writer(d / "s_B.dng", sharp_left=False)
     (d / "notes.txt").write_text("x")
-    write_dng(d / "lonely.dng")
+    dng_writer(d / "lonely.dng")
     code = main(["batch", str(d), str(tmp_path / "out"), "--method", "laplacian-argmax", "--no-progress"])
     out, err = capsys.readouterr()
     assert code == 0, err

@@ -136,11 +136,13 @@ def load_sources(sources: list[Path], *, tiff_axes: str | None = None, progress:
     Raises:
         MfifError: an unreadable file, or fewer than two frames in all.
     """
-    from tqdm import tqdm
+    it = sources
+    if progress and len(sources) > 1:
+        from tqdm import tqdm
 
+        it = tqdm(sources, desc="reading", unit="file", file=sys.stderr, delay=2.0, leave=False)
     imgs, infos, names = [], [], []
-    for s in tqdm(sources, desc="reading", unit="file", file=sys.stderr, delay=2.0, leave=False,
-                  disable=not progress or len(sources) < 2):
+    for s in it:
         for img, info in read_frames(s, tiff_axes=tiff_axes if Path(s).suffix.lower() in (".tif", ".tiff") else None):
             imgs.append(img)
             infos.append(info)
@@ -198,7 +200,8 @@ def run_fusion(sources: list[Path], out: Path, args: argparse.Namespace, *, map_
     if depth_path is not None:
         outs["--depth-map"] = output_path(depth_path)
     check_paths([Path(s) for s in sources], outs)
-    imgs, infos, names = loaded if loaded is not None else load_sources(sources, tiff_axes=getattr(args, "tiff_axes", None))
+    imgs, infos, names = loaded if loaded is not None else load_sources(
+        sources, tiff_axes=getattr(args, "tiff_axes", None), progress=report)
     check_frames(imgs, names, align=getattr(args, "align", "none"))
     z_step = _z_step(args, infos)
     kwargs = fusion_kwargs(args, n_sources=len(imgs))
