@@ -112,3 +112,13 @@ def test_unexpected_exception_is_one_line_exit_1(tmp_path, pair, capsys, monkeyp
     monkeypatch.setenv("MFIF_DEBUG", "1")
     with pytest.raises(RuntimeError):
         main(["fuse", *map(str, pair), "-o", str(tmp_path / "f.png"), *M])
+
+
+def test_folder_output_into_the_input_folder_twice(tmp_path, pair, capsys):
+    """-o INPUT_FOLDER/: the second run does not read the first run's outputs as frames."""
+    d = pair[0].parent
+    for _ in range(2):
+        code, out, err = run(["fuse", d, "-o", f"{d}/", "--map", d, *M], capsys)
+        assert code == 0 and "2 frames" in err, err
+    name = d.name
+    assert sorted(p.name for p in d.iterdir()) == sorted(["a.png", "b.png", f"{name}_fused.png", f"{name}_map.png"])

@@ -264,17 +264,22 @@ def _cmd(args: argparse.Namespace) -> int:
     folder_in = Path(args.inputs[0]) if len(args.inputs) == 1 and Path(args.inputs[0]).is_dir() else None
     if raw_out.endswith(("/", os.sep)) and not out.is_dir():
         raise MfifError(f"-o {raw_out}: folder does not exist")
-    extra = [Path(p) for p in (args.map, args.depth_map) if p]
-    sources = expand_inputs(args.inputs, exclude=[out, *extra])
-    if out.is_dir():
-        out = derived_output(out, sources, "fused", folder_input=folder_in)
-    map_path = Path(args.map) if args.map else None
-    depth_path = Path(args.depth_map) if args.depth_map else None
-    if map_path is not None and map_path.is_dir():
-        map_path = derived_output(map_path, sources, "map", folder_input=folder_in)
-    if depth_path is not None and depth_path.is_dir():
-        depth_path = derived_output(depth_path, sources, "depth", folder_input=folder_in)
-    run_fusion(sources, out, args, map_path=map_path, depth_path=depth_path, report=True)
+    given = {"fused": out, "map": Path(args.map) if args.map else None,
+             "depth": Path(args.depth_map) if args.depth_map else None}
+    sources = expand_inputs(args.inputs, exclude=[p for p in given.values() if p is not None])
+
+    def resolve(srcs: list[Path]) -> dict[str, Path | None]:
+        return {role: derived_output(p, srcs, role, folder_input=folder_in) if p is not None and p.is_dir() else p
+                for role, p in given.items()}
+
+    outs = resolve(sources)
+    if folder_in is not None:  # outputs of an earlier run written into the input folder are no frames
+        kept = [s for s in sources if not any(o is not None and same_path(s, o) for o in outs.values())]
+        if len(kept) != len(sources):
+            sources = kept if len(kept) > 1 or (kept and kept[0].suffix.lower() in (".tif", ".tiff")) else \
+                expand_inputs([str(folder_in)], exclude=[o for o in outs.values() if o is not None])
+            outs = resolve(sources)
+    run_fusion(sources, outs["fused"], args, map_path=outs["map"], depth_path=outs["depth"], report=True)
     return 0
 
 
