@@ -122,3 +122,16 @@ def test_folder_output_into_the_input_folder_twice(tmp_path, pair, capsys):
         assert code == 0 and "2 frames" in err, err
     name = d.name
     assert sorted(p.name for p in d.iterdir()) == sorted(["a.png", "b.png", f"{name}_fused.png", f"{name}_map.png"])
+
+
+def test_unwritable_output_folder_one_line(tmp_path, pair, capsys):
+    """/sys refuses new files even to root (a read-only output folder whoever runs the tests)."""
+    import pathlib
+
+    if not pathlib.Path("/sys").is_dir():
+        pytest.skip("no /sys on this system")
+    target = pathlib.Path("/sys/mfif-test-fused.png")
+    code, _, err = run(["fuse", *pair, "-o", target, *M], capsys)
+    lines = [ln for ln in err.strip().splitlines() if not ln.startswith("mfif: fusing")]
+    assert code == 2 and len(lines) == 1 and "cannot write" in lines[0] and str(target) in lines[0], err
+    assert not target.exists()

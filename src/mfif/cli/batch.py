@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import time
 import re
 import sys
 import warnings
@@ -200,7 +201,7 @@ def _cmd(args: argparse.Namespace) -> int:
         raise MfifError(f"{out_dir}: exists and is not a folder")
     if out_dir.resolve() == in_dir.resolve():
         raise MfifError(f"{out_dir}: OUT_DIR must differ from IN_DIR (outputs would mix with the inputs)")
-    fusion_kwargs(args)  # validate the options once, before any work
+    method = fusion_kwargs(args)["method"]  # validate the options once, before any work
     inside = in_dir.resolve() in out_dir.resolve().parents  # OUT_DIR within IN_DIR: do not scan it
     items, unpaired = find_items(in_dir, exclude=out_dir if inside else None)
     all_inputs = {p.resolve() for it in items for p in it.sources} | {p.resolve() for p in unpaired}
@@ -227,6 +228,7 @@ def _cmd(args: argparse.Namespace) -> int:
     if stale:
         print(f"mfif: note: removed {stale} temporary file(s) of an interrupted run under {out_dir}", file=sys.stderr)
 
+    t_start = time.perf_counter()
     done = skipped = 0
     failed: list[tuple[Item, str]] = []
     dask_engine = getattr(args, "engine", "local") != "local" or args.scheduler or args.jobs
@@ -267,7 +269,7 @@ def _cmd(args: argparse.Namespace) -> int:
     bar.close()
     total = len(seen)
     print(f"batch: {total} item(s): {done} fused, {skipped} already done (skipped), {len(failed)} failed; "
-          f"{len(skipped_list)} other file(s) skipped")
+          f"{len(skipped_list)} other file(s) skipped; {method}, {time.perf_counter() - t_start:.1f} s")
     for it, msg in failed:
         print(f"  FAILED {it.name}: {msg}")
     for f, why in skipped_list:
