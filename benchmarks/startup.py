@@ -1,8 +1,9 @@
 """Start-up cost of ``mfif fuse``: wall time end to end on a 520x520 pair against ``python -c pass``.
 
 Runs every command ``--repeat`` times, interleaved (so load from other jobs hits all of them alike), and
-prints the median wall time of each and its difference from the bare interpreter measured in the same
-run. Commands: the bare interpreter, ``import numpy``, ``import torch``, ``mfif --version``, a rejected
+prints the median wall time of each, its difference from the bare interpreter measured in the same
+run, and the median CPU time (user + system of the child; less sensitive to other jobs on the machine
+than the wall time). Commands: the bare interpreter, ``import numpy``, ``import torch``, ``mfif --version``, a rejected
 too-small input (the error path: must not import torch), ``mfif fuse`` with a classical method, and
 ``mfif fuse`` with the default method (the lite network on a CPU).
 
@@ -12,6 +13,8 @@ too-small input (the error path: must not import torch), ``mfif fuse`` with a cl
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -57,21 +60,25 @@ def main() -> int:
             "mfif fuse (default method)": [*mfif, "fuse", str(a), str(b), "-o", str(d / "f.png")],
         }
         times: dict[str, list[float]] = {k: [] for k in cmds}
+        cpu: dict[str, list[float]] = {k: [] for k in cmds}
         for _ in range(args.repeat):
             for name, cmd in cmds.items():
+                r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
                 t0 = time.perf_counter()
                 r = subprocess.run(cmd, capture_output=True, text=True)
                 times[name].append(time.perf_counter() - t0)
+                r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+                cpu[name].append(r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime)
                 expect = 2 if "too-small" in name else 0
                 if r.returncode != expect:
                     print(f"{name}: exit {r.returncode}\n{r.stderr}", file=sys.stderr)
                     return 1
     base = statistics.median(times["python -c pass"])
-    print(f"{'command':42s} {'median wall':>12s} {'minus python -c pass':>21s}")
+    print(f"{'command':42s} {'median wall':>12s} {'minus python -c pass':>21s} {'median CPU':>11s}")
     for name, ts in times.items():
         med = statistics.median(ts)
-        print(f"{name:42s} {med:10.3f} s {med - base:19.3f} s")
-    print(f"({args.repeat} runs each, interleaved; {py})")
+        print(f"{name:42s} {med:10.3f} s {med - base:19.3f} s {statistics.median(cpu[name]):9.3f} s")
+    print(f"({args.repeat} runs each, interleaved; {py}; load average {os.getloadavg()[0]:.1f})")
     return 0
 
 

@@ -136,17 +136,26 @@ def load_sources(sources: list[Path], *, tiff_axes: str | None = None, progress:
     Raises:
         MfifError: an unreadable file, or fewer than two frames in all.
     """
-    it = sources
-    if progress and len(sources) > 1:
-        from tqdm import tqdm
+    import time
 
-        it = tqdm(sources, desc="reading", unit="file", file=sys.stderr, delay=2.0, leave=False)
+    t0, bar = time.perf_counter(), None
     imgs, infos, names = [], [], []
-    for s in it:
-        for img, info in read_frames(s, tiff_axes=tiff_axes if Path(s).suffix.lower() in (".tif", ".tiff") else None):
-            imgs.append(img)
-            infos.append(info)
-            names.append(str(s) if info.n_frames == 1 else f"{s}[frame {info.frame}]")
+    try:
+        for k, s in enumerate(sources):
+            if bar is not None:
+                bar.update(1)
+            elif progress and k < len(sources) - 1 and time.perf_counter() - t0 > 2.0:  # a bar once it takes a while
+                from tqdm import tqdm
+
+                bar = tqdm(total=len(sources), initial=k, desc="reading", unit="file", file=sys.stderr, leave=False)
+            tif = Path(s).suffix.lower() in (".tif", ".tiff")
+            for img, info in read_frames(s, tiff_axes=tiff_axes if tif else None):
+                imgs.append(img)
+                infos.append(info)
+                names.append(str(s) if info.n_frames == 1 else f"{s}[frame {info.frame}]")
+    finally:
+        if bar is not None:
+            bar.close()
     if len(imgs) < 2:
         raise MfifError(f"{sources[0]}: holds one image; fusion needs at least two frames")
     return imgs, infos, names
