@@ -16,7 +16,7 @@ from typing import Sequence
 from mfif import __version__
 from mfif.errors import MfifError
 
-# Subcommand modules, in help order. Missing ones are skipped (stages are built independently).
+# Subcommand modules, in help order.
 SUBCOMMAND_MODULES = (
     "fuse",
     "demo",
@@ -40,14 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mfif {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMAND_MODULES:
-        modname = f"mfif.cli.{name}"
-        try:
-            mod = importlib.import_module(modname)
-        except ModuleNotFoundError as exc:
-            if exc.name == modname:
-                continue
-            raise
-        mod.register(sub)
+        importlib.import_module(f"mfif.cli.{name}").register(sub)
     return parser
 
 
