@@ -135,3 +135,15 @@ def test_unwritable_output_folder_one_line(tmp_path, pair, capsys):
     lines = [ln for ln in err.strip().splitlines() if not ln.startswith("mfif: fusing")]
     assert code == 2 and len(lines) == 1 and "cannot write" in lines[0] and str(target) in lines[0], err
     assert not target.exists()
+
+
+@pytest.mark.parametrize("target", ["no/such/dir/f.png", "f.gif"])
+def test_bad_output_refused_before_any_reading(tmp_path, pair, capsys, monkeypatch, target):
+    import mfif.cli.fuse as fuse_mod
+
+    def no_read(*a, **k):
+        raise AssertionError("sources read before the output was checked")
+
+    monkeypatch.setattr(fuse_mod, "read_frames", no_read)
+    code, _, err = run(["fuse", *pair, "-o", tmp_path / target, *M], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and target.split("/")[-1] in err, err

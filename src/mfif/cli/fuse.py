@@ -115,6 +115,12 @@ def check_paths(inputs: list[Path], outputs: dict[str, Path]) -> None:
     for flag, out in items:
         if out.exists() and out.is_dir():
             raise MfifError(f"{flag} {out}: is a folder")
+        if out.suffix.lower() not in SUPPORTED_SUFFIXES:
+            raise MfifError(f"{flag} {out}: unsupported output format {out.suffix!r} (use one of "
+                            f"{', '.join(SUPPORTED_SUFFIXES)})")
+        parent = out.parent if str(out.parent) else Path(".")
+        if not parent.is_dir():
+            raise MfifError(f"{flag} {out}: output directory {parent} does not exist")
         for src in inputs:
             if same_path(out, src):
                 raise MfifError(f"{flag} {out}: is the input {src}; refusing to overwrite it")
