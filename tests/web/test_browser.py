@@ -191,3 +191,17 @@ def test_refusal_is_shown_on_the_page(server, page, pair_files, helpers):  # noq
     wait(page, "!document.getElementById('error').hidden")
     assert "notes.png: not an accepted image type" in page.inner_text("#error")
     assert page.locator("#result").is_hidden()
+
+
+def test_stack_of_three_offers_the_depth_map_only(server, page, sources, helpers, tmp_path):  # noqa: ANN001
+    paths = []
+    for k, img in enumerate(sources(3)):
+        p = tmp_path / f"f{k + 1}.png"
+        p.write_bytes(helpers.encode_png(img))
+        paths.append(p)
+    fuse_in_page(page, server, list(reversed(paths)), helpers.METHOD)  # the page orders them by name
+    assert page.evaluate("mfifState.status.names") == ["f1.png", "f2.png", "f3.png"]
+    assert page.locator("#dl-depth").is_visible() and page.locator("#dl-decision").is_hidden()
+    assert page.locator("#legend .swatch").count() == 3
+    cli = helpers.cli_fuse(paths, tmp_path / "cli.png")
+    assert download(page, "#dl-png") == cli.read_bytes()
