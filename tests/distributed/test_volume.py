@@ -61,10 +61,10 @@ def test_too_small_an_overlap_shows_at_the_chunk_seams():
 def test_learned_method_within_tolerance():
     """The lite model per 64-px chunk with its receptive radius (40 px) as overlap.
 
-    Tolerance: at most 2 % of the depth-map pixels differ from the in-memory fusion, because the SE
-    pooling of each residual block averages over the chunk window and small-region removal sees only
-    the window (measured on this stack: see the assertion message); where the depth agrees the fused
-    pixels are equal (hard pick).
+    Tolerance: at most 1 % of the depth-map pixels differ from the in-memory fusion, because the SE
+    pooling of each residual block averages over the chunk window instead of the whole image and
+    small-region removal sees only the window (measured on this stack: 1 pixel of 28,160, 0.004 %);
+    where the depth agrees the fused pixels are equal (hard pick).
     """
     st = u16(focus_stack(3, (160, 176), seed=5))
     ref = reference(st, method="mfif-gan-lite")
@@ -72,7 +72,7 @@ def test_learned_method_within_tolerance():
     with dask.config.set(scheduler="synchronous"):
         fused, depth = dask.compute(f, d)
     diff = float((depth != ref.depth_map).mean())
-    assert diff <= 0.02, f"{diff:.4f} of the depth pixels differ"
+    assert diff <= 0.01, f"{diff:.4f} of the depth pixels differ"
     same = depth == ref.depth_map
     np.testing.assert_array_equal(fused[same], ref.fused[same])
 
