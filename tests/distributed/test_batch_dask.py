@@ -54,6 +54,22 @@ def test_dask_outputs_equal_local_bit_for_bit(in_dir, tmp_path, capsys, cluster_
     assert untimed(out_d) == untimed(out_l)  # the same final report, word for word (times aside)
     assert "FAILED broken:" in out_d and "6 fused" in out_d
     assert "mfif: error: broken:" in err_d
+    if method is None:  # the plugin is on every worker, and each worker loaded the weights once
+        from distributed import Client
+
+        def loads(dask_worker):  # noqa: ANN001
+            from mfif.fusion import methods
+
+            cached = getattr(methods, "_cached", None)
+            misses = cached.cache_info().misses if hasattr(cached, "cache_info") else None
+            return "mfif-model" in dask_worker.plugins, misses
+
+        with Client(cluster_address, set_as_default=False) as client:
+            state = client.run(loads)
+        assert len(state) == 2
+        for has_plugin, misses in state.values():
+            assert has_plugin
+            assert misses in (1, None)
     loc, dsk = files(tmp_path / "local"), files(tmp_path / "dask")
     assert len(loc) == 6 * (2 if method else 3)  # fused + depth (+ map) per item
     assert dsk.keys() == loc.keys()

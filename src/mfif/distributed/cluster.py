@@ -39,10 +39,13 @@ def _warm_up(fusion_kwargs: dict[str, Any]) -> None:
     rng = np.random.default_rng(0)
     a = rng.random((32, 32), dtype=np.float32)
     b = rng.random((32, 32), dtype=np.float32)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        kw = {k: v for k, v in fusion_kwargs.items() if k not in ("align", "tile", "tile_overlap")}
-        fuse([a, b], **kw)
+    kw = {k: v for k, v in fusion_kwargs.items() if k not in ("align", "tile", "tile_overlap", "stack_strategy")}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fuse([a, b], **kw)
+    except Exception:  # noqa: BLE001 - best effort: an item's own error is reported with the item
+        pass
 
 
 def make_model_plugin(fusion_kwargs: dict[str, Any], *, torch_threads: int | None = None) -> Any:
