@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
-import sys
+import socket
 import warnings
 
 from mfif.errors import MfifError
@@ -48,29 +48,34 @@ def _cmd(args: argparse.Namespace) -> int:
         device=args.device,
         loopback_only=loopback,
     )
+    sock = _bind(host, args.port)
+    port = sock.getsockname()[1]
     app = create_app(cfg)
-    config = uvicorn.Config(app, host=host, port=args.port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     shown = "localhost" if host == "127.0.0.1" else host
     shown = f"[{shown}]" if ":" in shown and not shown.startswith("[") else shown  # IPv6 literal
-
-    orig_startup = server.startup
-
-    async def startup(sockets=None):  # noqa: ANN001, ANN202 - print the URL once the port is bound
-        await orig_startup(sockets=sockets)
-        if server.started:
-            port = args.port
-            for srv in getattr(server, "servers", []):
-                for sock in getattr(srv, "sockets", []) or []:
-                    port = sock.getsockname()[1]
-                    break
-            print(f"mfif serve: open http://{shown}:{port}/ (Ctrl+C stops; results are deleted on exit)", flush=True)
-
-    server.startup = startup  # type: ignore[method-assign]
-    server.run()
-    if not server.started:
-        raise MfifError(f"could not listen on {host}:{args.port} (port in use?)")
+    print(f"mfif serve: open http://{shown}:{port}/ (Ctrl+C stops; results are deleted on exit)", flush=True)
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
     return 0
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (port 0 = any free one); one-line error when taken."""
+    addr = host.strip("[]")
+    family = socket.AF_INET6 if ":" in addr else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((addr, port))
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        raise MfifError(f"cannot listen on {host}:{port} ({exc.strerror or exc})") from None
+    return sock
 
 
 def register(sub: argparse._SubParsersAction) -> None:

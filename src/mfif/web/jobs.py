@@ -18,6 +18,7 @@ import tempfile
 import threading
 import time
 import uuid
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -150,6 +151,8 @@ class JobStore:
     def __init__(self, *, workers: int = 2, queue_size: int = 64, cap_bytes: int = 2 << 30,
                  device: str = "auto", root: str | None = None) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="mfif-web-", dir=root))
+        # removed at close(), or when the store is collected / the interpreter exits without it
+        self._finalizer = weakref.finalize(self, shutil.rmtree, str(self.root), ignore_errors=True)
         self.cap_bytes = int(cap_bytes)
         self.device = device
         self.jobs: dict[str, Job] = {}
@@ -236,7 +239,7 @@ class JobStore:
             self._queue.put(None)
         for t in self._threads:
             t.join(timeout=30)
-        shutil.rmtree(self.root, ignore_errors=True)
+        self._finalizer()
 
     # --- retouch ---
     def set_strokes(self, job: Job, strokes_json: list[Any]) -> int:
