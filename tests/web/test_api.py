@@ -103,6 +103,7 @@ def test_sixteen_bit_is_kept(make_client, helpers, sources, tmp_path):  # noqa: 
     ref = helpers.decode(cli.read_bytes())
     assert ref.dtype == np.uint16 and png.dtype == np.uint16 and tif.dtype == np.uint16
     assert np.array_equal(png, ref) and np.array_equal(tif, ref)
+    assert c.get(f"/api/jobs/{st['id']}/download/fused.png").content == cli.read_bytes()
     assert helpers.decode(c.get(f"/api/jobs/{st['id']}/view/fused.png").content).dtype == np.uint8
 
 
