@@ -269,7 +269,8 @@ def _cmd(args: argparse.Namespace) -> int:
     bar.close()
     total = len(seen)
     print(f"batch: {total} item(s): {done} fused, {skipped} already done (skipped), {len(failed)} failed; "
-          f"{len(skipped_list)} other file(s) skipped; {method}, {time.perf_counter() - t_start:.1f} s")
+          f"{len(skipped_list)} other file(s) skipped")
+    print(f"mfif: batch with {method} took {time.perf_counter() - t_start:.1f} s", file=sys.stderr)
     for it, msg in failed:
         print(f"  FAILED {it.name}: {msg}")
     for f, why in skipped_list:
