@@ -90,19 +90,22 @@ def summarize(rows: list[dict], variants: list[str]) -> str:
             return float(x.mean()) if x.size else math.nan
 
         n = len({r["pair"] for r in rs})
-        ref = mean("laplacian-argmax", "psnr_band")
+        ref, ref_near = mean("laplacian-argmax", "psnr_band"), mean("laplacian-argmax", "psnr_band", "near")
         out.append(f"\n### {SETTING_TITLES.get(setting, setting)} ({n} pairs)\n\n"
                    "| Variant | PSNR / band dB, A near | PSNR / band dB, A far (swapped) | band dB, both orders "
-                   "| band gain over Laplacian-argmax | map IoU |\n|:--|--:|--:|--:|--:|--:|\n")
+                   "| band gain over Laplacian-argmax: A near / both orders | map IoU |\n|:--|--:|--:|--:|--:|--:|\n")
         present = [v for v in variants if any(r["variant"] == v for r in rs)]
-        for v in sorted(present, key=lambda v: -mean(v, "psnr_band")):
-            def f(x: float, d: int = 2) -> str:
-                return "–" if not math.isfinite(x) else f"{x:.{d}f}"
+        for v in sorted(present, key=lambda v: -mean(v, "psnr_band", "near")):
+            def f(x: float, d: int = 2, sign: bool = False) -> str:
+                return "–" if not math.isfinite(x) else (f"{x:+.{d}f}" if sign else f"{x:.{d}f}")
 
-            gain = mean(v, "psnr_band") - ref
+            both = {r["order"] for r in rs if r["variant"] == v} == {"near", "far"}
+            band = mean(v, "psnr_band") if both else math.nan  # the mean over both orders needs both
+            gain = band - ref if both else math.nan
+            gain_near = mean(v, "psnr_band", "near") - ref_near
             out.append(f"| {v} | {f(mean(v, 'psnr', 'near'))} / {f(mean(v, 'psnr_band', 'near'))} "
-                       f"| {f(mean(v, 'psnr', 'far'))} / {f(mean(v, 'psnr_band', 'far'))} | {f(mean(v, 'psnr_band'))} "
-                       f"| {'+' if gain >= 0 else ''}{f(gain)} | {f(mean(v, 'iou'), 4)} |\n")
+                       f"| {f(mean(v, 'psnr', 'far'))} / {f(mean(v, 'psnr_band', 'far'))} | {f(band)} "
+                       f"| {f(gain_near, sign=True)} / {f(gain, sign=True)} | {f(mean(v, 'iou'), 4)} |\n")
     return "".join(out)
 
 
