@@ -210,7 +210,7 @@ def _tiff_meta(tif: Any) -> dict[str, Any]:
     return meta
 
 
-def _frame_axis(axes: str, shape: tuple[int, ...], p: Path, *, stated: bool) -> tuple[str, tuple[int, ...]]:
+def _frame_axis(axes: str, shape: tuple[int, ...], p: Path) -> tuple[str, tuple[int, ...]]:
     """Check a TIFF series layout; returns ``(axes, shape)`` without length-1 axes."""
     keep = [(a, n) for a, n in zip(axes, shape) if n > 1 or a in "YX"]
     axes = "".join(a for a, _ in keep)
@@ -226,7 +226,7 @@ def _frame_axis(axes: str, shape: tuple[int, ...], p: Path, *, stated: bool) -> 
         raise MfifError(f"{p}: TIFF axes {axes} {shape}: {what} is ambiguous; {hint}")
     if len(frames) > 1:
         raise MfifError(f"{p}: TIFF axes {axes} {shape} hold more than one frame axis ({', '.join(frames)}); "
-                        f"save one z-stack per file or {hint}")
+                        "save one z-stack per file (e.g. one time point), or if the metadata are wrong, " + hint)
     if "S" in axes and shape[axes.index("S")] > 4:
         raise MfifError(f"{p}: TIFF axes {axes} {shape}: {shape[axes.index('S')]} samples per pixel; {hint}")
     return axes, shape
@@ -261,7 +261,7 @@ def _read_tiff(p: Path, tiff_axes: str | None) -> tuple[list[np.ndarray], dict[s
         axes = stated
     elif axes == "SYX" and arr.shape[0] not in (3, 4):
         axes = "QYX"  # tifffile's planar guess for a pageless shaped array that cannot be colour
-    axes_kept, shape = _frame_axis(axes, arr.shape, p, stated=tiff_axes is not None)
+    axes_kept, shape = _frame_axis(axes, arr.shape, p)
     arr = arr.reshape(shape)
     order = [axes_kept.index(a) for a in "ZTIQYXS" if a in axes_kept]
     arr = np.transpose(arr, order)

@@ -4,7 +4,6 @@ The 1,000-item version is ``benchmarks/batch_kill.py``."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
