@@ -44,6 +44,11 @@ LEARNED_PAIR_OPTIONS: list[tuple[str, dict[str, Any]]] = [
     ("no-post", {"postprocess": False}),
     ("region", {"min_region_ratio": 0.01}),
     ("threshold", {"threshold": 0.4}),
+    ("symmetric", {"symmetric": True}),
+    ("edge-auto-soft", {"edge_guide": "auto", "soft": True}),
+    ("near-b-soft-spread", {"near": "b", "soft": True, "spread_correction": True}),
+    ("order-given", {"order": "given"}),
+    ("order-given-soft", {"order": "given", "soft": True}),
 ]
 
 

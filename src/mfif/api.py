@@ -17,6 +17,7 @@ def fuse(
     method: str | None = None,
     align: str = "none",
     names: Sequence[str] | None = None,
+    order: str = "auto",
     **options: Any,
 ) -> FusionResult:
     """Fuse two or more source images of one scene into one all-in-focus image.
@@ -26,6 +27,9 @@ def fuse(
         method: Registry name (``mfif methods`` lists them); None = :func:`default_method`.
         align: ``none``, ``ecc`` or ``homography`` — register sources to the first before fusing.
         names: Source names for error messages.
+        order: Pairs only. ``"auto"``: the result does not depend on which source comes first — the
+            method gets the near-focus source first (:func:`canonical_order`) and the maps are
+            returned in the caller's order; ``"given"``: as given (the paper's protocol).
         **options: The method's declared options (:attr:`mfif.registry.MethodInfo.options`): for the
             learned methods ``weights``, ``stack_strategy`` and the fields of
             :class:`mfif.options.InferenceOptions` (``device``, ``amp`` — default False here, float32 —,
@@ -49,15 +53,53 @@ def fuse(
 
         imgs = align_stack(imgs, method=align)
     imgs, all_gray = harmonize(imgs, names)
+    if order not in ("auto", "given"):
+        raise MfifError(f"order must be 'auto' or 'given', got {order!r}")
     if info.max_inputs is not None and len(imgs) > info.max_inputs:
         from mfif.fusion.stack import fuse_stack_pairwise
 
         result = fuse_stack_pairwise(info.fn, imgs, **options)
+    elif len(imgs) == 2 and order == "auto":
+        result = _fuse_near_first(info, imgs, options)
     else:
         result = info.fn(imgs, **options)
     if all_gray and result.fused.ndim == 3:
         result.fused = result.fused[..., 0]
     result.extras.setdefault("method", name)
+    return result
+
+
+_SOURCE_LETTER = {"a": "b", "b": "a"}
+
+
+def canonical_order(a: np.ndarray, b: np.ndarray) -> bool:
+    """True when the pair should be swapped so that the near-focus source comes first.
+
+    Decided by :func:`mfif.fusion.order.near_source` with its classical focus map, which gives the
+    other answer for (B, A) than for (A, B): both orders reach the method in the same order.
+    """
+    from mfif.fusion.order import near_source
+
+    return near_source(a, b) == "b"
+
+
+def _fuse_near_first(info: Any, imgs: list[np.ndarray], options: dict[str, Any]) -> FusionResult:
+    """Fuse a pair with the near-focus source first; maps are returned in the caller's order."""
+    if not canonical_order(imgs[0], imgs[1]):
+        result = info.fn(imgs, **options)
+        result.extras["order"] = "given"
+        return result
+    swapped = {k: _SOURCE_LETTER.get(v, v) if k in ("edge_guide", "near") else v for k, v in options.items()}
+    result = info.fn([imgs[1], imgs[0]], **swapped)
+    for key in ("focus_map", "decision_map"):
+        m = getattr(result, key)
+        if m is not None:
+            setattr(result, key, (1.0 - m).astype(m.dtype))
+    if result.depth_map is not None:
+        result.depth_map = (1 - result.depth_map).astype(result.depth_map.dtype)
+    if result.extras.get("near") in _SOURCE_LETTER:
+        result.extras["near"] = _SOURCE_LETTER[result.extras["near"]]
+    result.extras["order"] = "swapped"
     return result
 
 

@@ -55,6 +55,9 @@ class InferenceOptions:
         tile_overlap: Context pixels around each tile (None = the model's receptive-field radius).
         tta: Test-time augmentation passes: 1 (none), 2 (mirror), 4 (four flips), 16 (flips of four
             2-px shifts); True = 4, False/None/0 = 1.
+        symmetric: Run the network on both source orders in one batch and use
+            ``0.5 + 0.5·(f(A, B) − f(B, A))``: the map of (B, A) is the complement of the map of (A, B)
+            (2× compute); False = the given order only (the paper).
     """
 
     device: Any = field(default="auto", metadata=_flag(
@@ -73,6 +76,10 @@ class InferenceOptions:
         "--tta", "test-time augmentation (learned methods): average the focus maps of the 4 flipped copies "
         "(--tta or --tta 4; 4x compute), of the image and its mirror image (--tta 2) or of the flips of 4 "
         "shifted copies (--tta 16)", type=int, nargs="?", const=4, choices=list(TTA_CHOICES), metavar="N"))
+    symmetric: bool = field(default=False, metadata=_flag(
+        "--symmetric", "learned methods: average the network's maps of both source orders (A, B and B, A), so "
+        "the result does not depend on which photo comes first (2x compute); --no-symmetric = the given "
+        "order only", action=argparse.BooleanOptionalAction))
 
     def __post_init__(self) -> None:
         t = self.tta
@@ -110,9 +117,14 @@ class ComposeOptions:
         connectivity: 1 = 4-neighbour, 2 = 8-neighbour regions.
         postprocess: Small-region removal on (the paper) or off (ablation).
         soft: Compose with :func:`mfif.fusion.pair.soft_weights` of the map instead of the hard pick.
-        soft_center, soft_gain: Centre and slope of those weights.
+        soft_center, soft_gain: Centre and slope of those weights when A is the near source (the
+            centre leans uncertain pixels towards the far source; with B near, ``1 − soft_center``).
         soft_boundary: Pixels around the decision boundary composed with the soft map (0 = off).
-        edge_guide: Guided-filter the map with the near-focus source: ``"a"``, ``"b"`` or None (off).
+        edge_guide: Guided-filter the map with the near-focus source: ``"auto"`` (the source ``near``
+            names), ``"a"``, ``"b"`` or None (off).
+        near: Which source is focused near, for ``edge_guide="auto"``, the soft centre and the spread
+            correction: ``"auto"`` (decided from the pair and the network's map,
+            :func:`mfif.fusion.order.near_source`), ``"a"`` or ``"b"``.
         spread_correction: False (paper), True (estimated σ) or a σ value: unmix the defocus spread
             outside the A-region.
     """
@@ -133,8 +145,12 @@ class ComposeOptions:
         "--soft-boundary", "blend with the soft focus map within PX pixels of the decision boundary "
         "(learned methods, two sources; 0 = hard pick everywhere, the paper)", type=float, metavar="PX"))
     edge_guide: str | None = field(default=None, metadata=_flag(
-        "--edge-guide", "snap the focus map to the edges of the near-focus source, A or B (learned methods, "
-        "two sources; guided filter, 3x3 windows; see docs/results.md)", choices=["a", "b"]))
+        "--edge-guide", "snap the focus map to the edges of the near-focus source: auto (decided from the "
+        "images, see --near), a or b (learned methods, two sources; guided filter, 3x3 windows; "
+        "docs/results.md)", choices=["auto", "a", "b"]))
+    near: str = field(default="auto", metadata=_flag(
+        "--near", "which source is focused near, for --edge-guide auto, --soft and --spread-correction: auto "
+        "(decided from the images and the focus map; default), a or b", choices=["auto", "a", "b"]))
     spread_correction: bool | float = field(default=False, metadata=_flag(
         "--spread-correction", "unmix the defocus spread outside the A-region (learned methods, two sources; "
         "A = near focus; needs a pixel-accurate map, see docs/results.md)", action="store_const", const=True))
@@ -146,8 +162,10 @@ class ComposeOptions:
             raise MfifError(f"--soft-boundary must be >= 0, got {self.soft_boundary}")
         if self.soft and not self.soft_gain > 0:
             raise MfifError(f"soft_gain must be > 0, got {self.soft_gain}")
-        if self.edge_guide not in (None, "a", "b"):
-            raise MfifError(f"--edge-guide must be None, 'a' or 'b' (the near-focus source), got {self.edge_guide!r}")
+        if self.edge_guide not in (None, "auto", "a", "b"):
+            raise MfifError(f"--edge-guide must be None, 'auto', 'a' or 'b' (the near-focus source), got {self.edge_guide!r}")
+        if self.near not in ("auto", "a", "b"):
+            raise MfifError(f"--near must be 'auto', 'a' or 'b', got {self.near!r}")
         if not 0 <= float(self.min_region_ratio) < 1:
             raise MfifError(f"--min-region-ratio must be in [0, 1), got {self.min_region_ratio}")
         if self.connectivity not in (1, 2):

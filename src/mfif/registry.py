@@ -59,6 +59,8 @@ class MethodInfo:
         needs_weights: True for learned methods whose weights must be installed.
         citation: Short reference of the original paper.
         options: Names of the keyword options the method takes.
+        defaults: Option values the method uses when the caller gives none, where they differ from the
+            declared defaults of :mod:`mfif.options` (e.g. a named variant's ``tta``).
     """
 
     name: str
@@ -68,6 +70,7 @@ class MethodInfo:
     needs_weights: bool = False
     citation: str = ""
     options: frozenset[str] = frozenset()
+    defaults: Mapping[str, Any] = field(default_factory=dict)
 
     def accepts(self, option: str) -> bool:
         """True when ``option`` is one of the method's declared options."""
@@ -92,6 +95,7 @@ def register_method(
     needs_weights: bool = False,
     citation: str = "",
     options: Iterable[str] | None = None,
+    defaults: Mapping[str, Any] | None = None,
 ) -> Callable[[Callable[..., FusionResult]], Callable[..., FusionResult]]:
     """Decorator that adds a fusion function to the registry under ``name``.
 
@@ -121,6 +125,7 @@ def register_method(
             needs_weights=needs_weights,
             citation=citation,
             options=opts,
+            defaults=dict(defaults or {}),
         )
         return fn
 

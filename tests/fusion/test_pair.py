@@ -145,7 +145,7 @@ def test_soft_composition_uses_soft_weights_everywhere():
     b = rng.random((40, 40, 3), dtype=np.float32)
     a[:, :20] = np.clip(a[:, :20] * 3, 0, 1)
     for pp in (False, True):
-        res = fuse_pair(g, a, b, device="cpu", postprocess=pp, soft=True, min_region_ratio=0.05)
+        res = fuse_pair(g, a, b, device="cpu", postprocess=pp, soft=True, min_region_ratio=0.05, near="a")
         assert np.allclose(res.fused, compose(a, b, soft_weights(res.focus_map)), atol=1e-6)
         hard = fuse_pair(g, a, b, device="cpu", postprocess=pp, min_region_ratio=0.05)
         assert np.array_equal(res.decision_map, hard.decision_map)  # the reported decision map is unchanged

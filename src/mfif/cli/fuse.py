@@ -21,6 +21,9 @@ def add_fusion_options(p: argparse.ArgumentParser) -> None:
                    "when its weights are installed, else mfif-gan-lite")
     p.add_argument("--weights", default=None, help="weights (.safetensors file or folder) for learned methods")
     p.add_argument("--align", default="none", choices=["none", "ecc", "homography"], help="register sources to the first")
+    p.add_argument("--order", default="auto", choices=["auto", "given"],
+                   help="two sources: auto = the result does not depend on which photo comes first (the method gets "
+                        "the near-focus photo first; default), given = as given (the paper's protocol)")
     add_cli_flags(p)
     p.add_argument("--stack-strategy", default=None, choices=["vote", "sequential"],
                    help="N > 2 sources with a learned (pair) method: pairwise votes (default) or sequential fusion")
@@ -45,7 +48,7 @@ def fusion_kwargs(args: argparse.Namespace, *, n_sources: int | None = None) -> 
     if info.accepts("amp"):
         kw.setdefault("amp", AMP_DEFAULTS["cli"])
     split_options({k: v for k, v in kw.items() if k in LEARNED_OPTIONS})  # value checks, before any work
-    return {"method": name, "align": args.align, **kw}
+    return {"method": name, "align": args.align, "order": getattr(args, "order", "auto"), **kw}
 
 
 def expand_inputs(paths: list[str], *, exclude: Path | list[Path] | None = None) -> list[Path]:

@@ -56,6 +56,19 @@ def tta_copies(tta: bool | int) -> int:
     return InferenceOptions(tta=tta).tta
 
 
+def _net(model: torch.nn.Module, a: torch.Tensor, b: torch.Tensor, symmetric: bool) -> torch.Tensor:
+    """One network call; ``symmetric``: ``0.5 + 0.5·(f(A, B) − f(B, A))`` from one batch of both orders.
+
+    Swapping the sources negates the difference exactly, so the map of (B, A) is the complement of the
+    map of (A, B) and its decisions (map > 0.5) are exactly the complementary ones.
+    """
+    if not symmetric:
+        return model(a, b)
+    n = a.shape[0]
+    m = model(torch.cat([a, b]), torch.cat([b, a])).float()
+    return 0.5 + 0.5 * (m[:n] - m[n:])
+
+
 @torch.inference_mode()
 def predict_focus_map_tensor(
     model: torch.nn.Module,
@@ -65,6 +78,7 @@ def predict_focus_map_tensor(
     amp: bool | str = False,
     channels_last: bool | None = None,
     tta: bool | int = False,
+    symmetric: bool = False,
 ) -> torch.Tensor:
     """Network focus map for N×3×H×W sources in [0, 1] (any H, W) → N×1×H×W float32 in [0, 1].
 
@@ -74,6 +88,10 @@ def predict_focus_map_tensor(
     2) px.
 
     ``amp``: bf16 autocast: True, False or ``"auto"`` (:func:`resolve_amp`).
+
+    ``symmetric``: every network call sees both source orders in one batch and returns
+    ``0.5 + 0.5·(f(A, B) − f(B, A))`` (:func:`_net`): the map no longer depends on which source is
+    first (2× compute).
     """
     amp = resolve_amp(amp, a.device)
     n_copies = tta_copies(tta)
@@ -88,7 +106,8 @@ def predict_focus_map_tensor(
                 mode = "reflect" if min(h, w) > 2 else "replicate"
                 sa = F.pad(a, (dx, 0, dy, 0), mode=mode)
                 sb = F.pad(b, (dx, 0, dy, 0), mode=mode)
-            m = predict_focus_map_tensor(model, sa, sb, amp=amp, channels_last=channels_last, tta=4)
+            m = predict_focus_map_tensor(model, sa, sb, amp=amp, channels_last=channels_last, tta=4,
+                                         symmetric=symmetric)
             ms.append(m[:, :, dy : dy + h, dx : dx + w])
         return torch.stack(ms).mean(dim=0)
     a, (h, w) = pad_to_multiple(a)
@@ -111,9 +130,9 @@ def predict_focus_map_tensor(
             for dims in flips:
                 fa = a.flip(dims) if dims else a
                 fb = b.flip(dims) if dims else b
-                mm = model(fa, fb)
+                mm = _net(model, fa, fb, symmetric)
                 ms.append(mm.flip(dims) if dims else mm)
             m = torch.stack(ms).float().mean(dim=0)
         else:
-            m = model(a, b)
+            m = _net(model, a, b, symmetric)
     return m[:, :, :h, :w].float()

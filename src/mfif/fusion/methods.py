@@ -124,7 +124,7 @@ def _register_lite_variant(name: str, description: str, defaults: dict[str, Any]
 
     fuse.__doc__ = f"{description}. Options as :func:`mfif_gan`."
     register_method(name, description=description, max_inputs=None, needs_weights=True, citation="this project",
-                    options=LEARNED_OPTIONS)(fuse)
+                    options=LEARNED_OPTIONS, defaults=defaults)(fuse)
     _VARIANT_OF[name] = "mfif-gan-lite"
 
 

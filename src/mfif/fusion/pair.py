@@ -48,7 +48,8 @@ def predict_focus_map(
         model: A generator in eval mode.
         a, b: Sources, float32 [0, 1], H×W or H×W×3 (same shape).
         inference: The inference options, or give them as keywords (``device``, ``amp``,
-            ``channels_last``, ``tile``, ``tile_overlap``, ``tta``; :class:`~mfif.options.InferenceOptions`).
+            ``channels_last``, ``tile``, ``tile_overlap``, ``tta``, ``symmetric``;
+            :class:`~mfif.options.InferenceOptions`).
             ``amp`` defaults to False here (float32, reproducible across machines); ``tile`` runs
             :mod:`mfif.fusion.tiling`.
 
@@ -61,10 +62,11 @@ def predict_focus_map(
     model = model.to(dev)
     if opt.tile:
         return predict_focus_map_tiled(
-            model, a, b, tile=opt.tile, overlap=opt.tile_overlap, device=dev, amp=amp, channels_last=opt.channels_last
+            model, a, b, tile=opt.tile, overlap=opt.tile_overlap, device=dev, amp=amp, channels_last=opt.channels_last,
+            symmetric=opt.symmetric,
         )
     m = predict_focus_map_tensor(model, to_tensor(a, dev), to_tensor(b, dev), amp=amp, channels_last=opt.channels_last,
-                                 tta=opt.tta)
+                                 tta=opt.tta, symmetric=opt.symmetric)
     return m[0, 0].cpu().numpy().astype(np.float32)
 
 
@@ -121,8 +123,13 @@ def fuse_pair(
     (letting it override the weights cost 0.17 dB band PSNR on 48 training-split pairs, see
     docs/results.md). Not combined with ``soft_boundary``.
 
-    ``edge_guide`` (None = off, the paper): ``"a"`` or ``"b"`` names the *near-focus* source (the one
-    whose in-focus object has sharp edges); the network's map is guided-filtered with it
+    ``near`` (``"auto"``, ``"a"``, ``"b"``): the *near-focus* source (the one whose in-focus object has
+    sharp edges), decided by :func:`mfif.fusion.order.near_source` from the pair and the network's map
+    when ``"auto"`` and an option needs it. ``soft`` leans uncertain pixels towards the other (far)
+    source; ``spread_correction`` unmixes the near object's blur from the far source.
+
+    ``edge_guide`` (None = off, the paper): ``"auto"`` (the near source), ``"a"`` or ``"b"``; the
+    network's map is guided-filtered with that source
     (:func:`mfif.postprocess.edges.snap_to_edges`, 3×3 windows) before thresholding and composition,
     which moves the boundary onto that object's edge. ``focus_map`` is then the filtered map.
     """
@@ -134,23 +141,33 @@ def fuse_pair(
     inf = inference or inf
     comp = compose_options or comp
     fm = predict_focus_map(model, a, b, inference=inf)
+    extras: dict[str, Any] = {}
+    near = comp.near if comp.near != "auto" else comp.edge_guide if comp.edge_guide in ("a", "b") else None
+    if near is None and (comp.edge_guide == "auto" or comp.soft or comp.spread_correction not in (False, None)):
+        from mfif.fusion.order import near_source
+
+        near = extras["near"] = near_source(a, b, fm)
     if comp.edge_guide is not None:
         from mfif.postprocess.edges import snap_to_edges
 
-        fm = snap_to_edges(fm, a if comp.edge_guide == "a" else b)
+        guide = comp.edge_guide if comp.edge_guide in ("a", "b") else near
+        fm = snap_to_edges(fm, a if guide == "a" else b)
     dm = postprocess_map(fm, threshold=comp.threshold, ratio=comp.min_region_ratio, connectivity=comp.connectivity,
                          enabled=comp.postprocess)
     if comp.soft:
-        w = soft_weights(fm, center=comp.soft_center, gain=comp.soft_gain)
+        center = comp.soft_center if near == "a" else 1.0 - comp.soft_center
+        w = soft_weights(fm, center=center, gain=comp.soft_gain)
     elif comp.soft_boundary > 0:
         w = np.where(boundary_band(dm, comp.soft_boundary), fm, dm)
     else:
         w = dm
     fused = compose(a, b, w)
-    extras: dict[str, Any] = {}
     if comp.spread_correction is not False and comp.spread_correction is not None:
         from mfif.postprocess.spread import correct_spread
 
         sigma = None if comp.spread_correction is True else float(comp.spread_correction)
-        fused, extras["spread_sigma"] = correct_spread(a, b, dm, fused, sigma=sigma)
+        if near == "a":
+            fused, extras["spread_sigma"] = correct_spread(a, b, dm, fused, sigma=sigma)
+        else:  # the model's roles with B as the near source
+            fused, extras["spread_sigma"] = correct_spread(b, a, 1.0 - dm, fused, sigma=sigma)
     return FusionResult(fused=fused, focus_map=fm, decision_map=dm, extras=extras)

@@ -98,6 +98,7 @@ def predict_focus_map_tiled(
     device: str | torch.device = "cpu",
     amp: bool | str = False,
     channels_last: bool = False,
+    symmetric: bool = False,
 ) -> np.ndarray:
     """Soft focus map of a pair, computed tile by tile.
 
@@ -110,6 +111,7 @@ def predict_focus_map_tiled(
         device: Torch device (``auto`` / ``cpu`` / ``cuda`` strings are resolved).
         amp: bf16 autocast (True, False or ``"auto"``, :func:`mfif.models.runtime.resolve_amp`).
         channels_last: Channels-last memory format.
+        symmetric: Both source orders per window (:func:`mfif.fusion.inference.predict_focus_map_tensor`).
 
     Returns:
         float32 H×W in [0, 1], 1 = A in focus.
@@ -129,7 +131,7 @@ def predict_focus_map_tiled(
     for wy, wx, cy, cx in tile_grid(h, w, int(tile), overlap):
         ta = to_tensor(a[wy, wx], dev)
         tb = to_tensor(b[wy, wx], dev)
-        m = predict_focus_map_tensor(model, ta, tb, amp=amp, channels_last=channels_last)
+        m = predict_focus_map_tensor(model, ta, tb, amp=amp, channels_last=channels_last, symmetric=symmetric)
         out[wy.start + cy.start : wy.start + cy.stop, wx.start + cx.start : wx.start + cx.stop] = (
             m[0, 0, cy, cx].cpu().numpy()
         )
