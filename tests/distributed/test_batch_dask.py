@@ -97,10 +97,11 @@ def test_resume_skips_done_items_and_leaves_no_work_files(in_dir, tmp_path, caps
 
 
 @pytest.mark.slow
-def test_embedded_local_cluster_with_jobs(in_dir, tmp_path, capsys):
+@pytest.mark.parametrize("jobs", [1, 2], ids=["in-process-worker", "2-worker-processes"])
+def test_embedded_local_cluster_with_jobs(in_dir, tmp_path, capsys, jobs):
     opts = ["--method", "laplacian-argmax", "--no-progress"]
     run(["batch", in_dir, tmp_path / "local", *opts], capsys)
-    code, text, _ = run(["batch", in_dir, tmp_path / "dask", *opts, "--engine", "dask", "--jobs", "1"], capsys)
+    code, text, _ = run(["batch", in_dir, tmp_path / "dask", *opts, "--engine", "dask", "--jobs", str(jobs)], capsys)
     assert code == 1 and "6 fused" in text
     assert files(tmp_path / "dask") == files(tmp_path / "local")
 

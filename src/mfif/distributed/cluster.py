@@ -75,7 +75,8 @@ def open_client(
 
     Args:
         scheduler: Scheduler address (``tcp://host:8786``); None = start a ``LocalCluster`` of ``jobs``
-            worker processes with one task slot each, closed on exit.
+            worker processes with one task slot each (one worker: a thread of this process), closed
+            on exit.
         jobs: Worker processes of the embedded cluster; None = this machine's cores.
         connect_timeout: Seconds to wait for ``scheduler``.
         what: The option named in error messages.
@@ -104,7 +105,9 @@ def open_client(
     n = cpu_count() if jobs is None else int(jobs)
     if n < 1:
         raise MfifError(f"--jobs {jobs}: must be >= 1")
-    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+    # one worker: a thread of this process (no second interpreter importing torch and the model);
+    # several: one process each, so that a crash or a leak stays with its worker
+    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=n > 1, dashboard_address=None,
                            silence_logs=logging.ERROR)
     try:
         client = Client(cluster, set_as_default=False)
