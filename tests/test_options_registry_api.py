@@ -135,3 +135,17 @@ def test_methods_command_lists_every_method_and_the_default(capsys) -> None:
     from mfif.fusion.methods import default_method
 
     assert starred == [default_method()]
+
+
+def test_stack_progress_counts_every_pair_fusion() -> None:
+    from mfif.data.stacks import synthetic_stack
+
+    srcs, _, _ = synthetic_stack(4, size=(32, 36), seed=1)
+    for method, kw, total in (("mfif-gan-lite", {"device": "cpu"}, 6),
+                              ("mfif-gan-lite", {"device": "cpu", "stack_strategy": "sequential"}, 3)):
+        seen: list[tuple[int, int]] = []
+        mfif.fuse(srcs, method=method, progress=lambda d, t: seen.append((d, t)), **kw)
+        assert seen == [(k, total) for k in range(1, total + 1)]
+    seen = []
+    mfif.fuse(srcs, method="gff", progress=lambda d, t: seen.append((d, t)))  # one call: nothing to report
+    assert seen == []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -18,6 +18,7 @@ def fuse(
     align: str = "none",
     names: Sequence[str] | None = None,
     order: str = "auto",
+    progress: Callable[[int, int], None] | None = None,
     **options: Any,
 ) -> FusionResult:
     """Fuse two or more source images of one scene into one all-in-focus image.
@@ -30,6 +31,8 @@ def fuse(
         order: Pairs only. ``"auto"``: the result does not depend on which source comes first — the
             method gets the near-focus source first (:func:`canonical_order`) and the maps are
             returned in the caller's order; ``"given"``: as given (the paper's protocol).
+        progress: For stacks fused by pairs (learned methods, pair-only methods): called as
+            ``progress(done, total)`` after each pair fusion.
         **options: The method's declared options (:attr:`mfif.registry.MethodInfo.options`): for the
             learned methods ``weights``, ``stack_strategy`` and the fields of
             :class:`mfif.options.InferenceOptions` (``device``, ``amp`` — default False here, float32 —,
@@ -55,10 +58,12 @@ def fuse(
     imgs, all_gray = harmonize(imgs, names)
     if order not in ("auto", "given"):
         raise MfifError(f"order must be 'auto' or 'given', got {order!r}")
+    if progress is not None and info.accepts("progress"):
+        options["progress"] = progress
     if info.max_inputs is not None and len(imgs) > info.max_inputs:
         from mfif.fusion.stack import fuse_stack_pairwise
 
-        result = fuse_stack_pairwise(info.fn, imgs, **options)
+        result = fuse_stack_pairwise(info.fn, imgs, progress=progress, **options)
     elif len(imgs) == 2 and order == "auto":
         result = _fuse_near_first(info, imgs, options)
     else:

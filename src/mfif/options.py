@@ -189,7 +189,7 @@ class ComposeOptions:
 INFERENCE_FIELDS = tuple(f.name for f in fields(InferenceOptions))
 COMPOSE_FIELDS = tuple(f.name for f in fields(ComposeOptions))
 #: Options of the learned methods besides the two dataclasses.
-LEARNED_EXTRA = ("weights", "stack_strategy")
+LEARNED_EXTRA = ("weights", "stack_strategy", "progress")  # progress: given by mfif.fuse(progress=...)
 #: Every option a learned method takes.
 LEARNED_OPTIONS = frozenset(INFERENCE_FIELDS + COMPOSE_FIELDS + LEARNED_EXTRA)
 #: Options a pair-only method gets from the stack extension (:mod:`mfif.fusion.stack`).

@@ -229,7 +229,21 @@ def run_fusion(sources: list[Path], out: Path, args: argparse.Namespace, *, map_
     t0 = time.perf_counter()
     from mfif.api import fuse
 
-    result = fuse(imgs, names=names, **kwargs)
+    bar = None
+    if report and len(imgs) > 2:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=None, desc="pair fusions", unit="pair", file=sys.stderr, leave=False, delay=2.0)
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    try:
+        result = fuse(imgs, names=names, progress=progress if bar is not None else None, **kwargs)
+    finally:
+        if bar is not None:
+            bar.close()
     elapsed = time.perf_counter() - t0
     first = infos[0]
     depth = max(i.bit_depth for i in infos)

@@ -37,14 +37,15 @@ def get_generator(name: str, weights: str | None = None, device: str | torch.dev
 
 
 def _fuse_learned(name: str, images: Sequence[np.ndarray], *, weights: str | None = None,
-                  stack_strategy: str | None = None, **opts: Any) -> FusionResult:
+                  stack_strategy: str | None = None, progress: Any = None, **opts: Any) -> FusionResult:
     inf, comp, rest = split_options(opts)
     if rest:
         raise MfifError(f"unknown option(s) for {name}: {', '.join(sorted(rest))}")
     model = get_generator(name, weights, inf.device)
     if len(images) == 2:
         return fuse_pair(model, images[0], images[1], inference=inf, compose_options=comp)
-    return fuse_stack_learned(model, list(images), stack_strategy=stack_strategy, inference=inf, compose_options=comp)
+    return fuse_stack_learned(model, list(images), stack_strategy=stack_strategy, inference=inf, compose_options=comp,
+                              progress=progress)
 
 
 @register_method(

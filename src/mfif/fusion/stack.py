@@ -141,6 +141,18 @@ def _vote(score: np.ndarray, i: int, j: int, hard: np.ndarray, soft: np.ndarray 
     score[j] += (1.0 - h) + 1e-3 * (1.0 - s)
 
 
+def _ticker(progress: Callable[[int, int], None] | None, total: int) -> Callable[[], None]:
+    """A no-argument callable that reports one more finished step of ``total`` to ``progress``."""
+    done = [0]
+
+    def tick() -> None:
+        done[0] += 1
+        if progress is not None:
+            progress(done[0], total)
+
+    return tick
+
+
 def _result(images: list[np.ndarray], fused: np.ndarray, depth: np.ndarray, **extras: Any) -> FusionResult:
     first = (depth == 0).astype(np.float32)
     return FusionResult(fused=fused, focus_map=None, decision_map=first, depth_map=depth.astype(np.int32),
@@ -153,6 +165,7 @@ def fuse_stack_pairwise(
     *,
     stack_strategy: str | None = None,
     stack_min_region_ratio: float = 0.001,
+    progress: Callable[[int, int], None] | None = None,
     **opts: Any,
 ) -> FusionResult:
     """Extend a pair fusion method to N sources.
@@ -164,6 +177,7 @@ def fuse_stack_pairwise(
             :data:`DEFAULT_PAIR_STRATEGY`.
         stack_min_region_ratio: ``vote`` only: small-region threshold of the depth map (fraction of
             H·W; 0 disables).
+        progress: Called as ``progress(done, total)`` after each pair fusion.
         **opts: Passed to ``fn`` at every step.
 
     Returns:
@@ -178,18 +192,22 @@ def fuse_stack_pairwise(
         m = _pair_map(res, imgs[0], imgs[1], soft=False)
         res.depth_map = np.where(m > 0.5, 0, 1).astype(np.int32)
         return res
+    tick = _ticker(progress, n - 1 if strategy == "sequential" else n * (n - 1) // 2)
     if strategy == "sequential":
         res = fn(imgs[:2], **opts)
+        tick()
         depth = np.where(_pair_map(res, imgs[0], imgs[1], soft=False) > 0.5, 0, 1).astype(np.int32)
         for k in range(2, n):
             prev = res.fused
             res = fn([prev, imgs[k]], **opts)
+            tick()
             keep = _pair_map(res, prev, imgs[k], soft=False) > 0.5
             depth = np.where(keep, depth, k).astype(np.int32)
         return _result(imgs, res.fused, depth, stack_strategy=strategy, pair_fusions=n - 1)
     score = np.zeros((n,) + imgs[0].shape[:2], np.float32)
     for i, j in combinations(range(n), 2):
         res = fn([imgs[i], imgs[j]], **opts)
+        tick()
         _vote(score, i, j, _pair_map(res, imgs[i], imgs[j], soft=False), res.focus_map)
     depth = np.argmax(score, axis=0).astype(np.int32)
     del score
@@ -204,6 +222,7 @@ def fuse_stack_learned(
     stack_strategy: str | None = None,
     inference: InferenceOptions | None = None,
     compose_options: ComposeOptions | None = None,
+    progress: Callable[[int, int], None] | None = None,
     **options: Any,
 ) -> FusionResult:
     """MFIF-GAN for N ≥ 2 sources.
@@ -219,6 +238,7 @@ def fuse_stack_learned(
         inference, compose_options: The declared options (:mod:`mfif.options`), or give them as flat
             keywords. Composition options that need a pair (soft, soft_boundary, edge_guide,
             spread_correction) apply to N = 2 only, since a stack selects one source per pixel.
+        progress: Called as ``progress(done, total)`` after each pair (network) pass.
 
     Returns:
         FusionResult with ``fused``, ``depth_map`` (int32 H×W) and ``decision_map`` (1 where the first
@@ -241,20 +261,24 @@ def fuse_stack_learned(
     if n > 2 and comp.pair_only:
         raise MfifError(f"{', '.join(comp.pair_only)}: for two sources only; {n} sources are fused by selecting "
                         "one source per pixel")
+    tick = _ticker(progress, n - 1 if n == 2 or strategy == "sequential" else n * (n - 1) // 2)
     if n == 2 or strategy == "sequential":
         res = fuse_pair(model, imgs[0], imgs[1], inference=inf, compose_options=comp)
+        tick()
         depth = np.where(res.decision_map > 0.5, 0, 1).astype(np.int32)
         if n == 2:
             res.depth_map = depth
             return res
         for k in range(2, n):
             res = fuse_pair(model, res.fused, imgs[k], inference=inf, compose_options=comp)
+            tick()
             depth = np.where(res.decision_map > 0.5, depth, k).astype(np.int32)
         # Every step's decision map is binary, so the chain's fused image is exactly this selection.
         return _result(imgs, select(imgs, depth), depth, stack_strategy=strategy, pair_fusions=n - 1)
     score = np.zeros((n,) + imgs[0].shape[:2], np.float32)
     for i, j in combinations(range(n), 2):
         soft = predict_focus_map(model, imgs[i], imgs[j], inference=inf)
+        tick()
         hard = postprocess_map(soft, threshold=comp.threshold, ratio=comp.min_region_ratio,
                                connectivity=comp.connectivity, enabled=comp.postprocess)
         _vote(score, i, j, hard, soft)
