@@ -86,9 +86,12 @@ def test_resume_skips_done_items_and_leaves_no_work_files(in_dir, tmp_path, caps
     first = files(out)
     (out / "pair1.png").unlink()
     (out / "scene.png").unlink()
+    (out / ".mfif-dask-0123456789ab" / "3").mkdir(parents=True)  # left by an interrupted run
+    (out / ".mfif-dask-0123456789ab" / "3" / "pair1.png").write_bytes(b"partial")
     before = (out / "pair0.png").stat().st_mtime_ns
-    code, text, _ = run(["batch", in_dir, out, *dask], capsys)
+    code, text, err = run(["batch", in_dir, out, *dask], capsys)
     assert "2 fused, 4 already done (skipped), 1 failed" in text
+    assert "removed 1 work folder(s) of an interrupted Dask run" in err
     assert (out / "pair0.png").stat().st_mtime_ns == before  # skipped, not rewritten
     assert files(out) == first
     code, text, _ = run(["batch", in_dir, out, *dask, "--overwrite"], capsys)

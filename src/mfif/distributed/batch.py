@@ -160,6 +160,14 @@ def run_items(seen: dict[Path, Any], all_inputs: set[Path], args: argparse.Names
             skipped += 1
         else:
             todo.append((i, out, it))
+    stale = 0  # work folders of an interrupted run (one batch per OUT_DIR at a time, as the local engine)
+    for parent in {out.parent for out in seen}:
+        for w in parent.glob(f"{WORK_PREFIX}*") if parent.is_dir() else ():
+            if w.is_dir():
+                shutil.rmtree(w, ignore_errors=True)
+                stale += 1
+    if stale:
+        print(f"mfif: note: removed {stale} work folder(s) of an interrupted Dask run", file=sys.stderr)
     done = 0
     if todo:
         run = uuid.uuid4().hex[:12]
