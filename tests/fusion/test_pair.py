@@ -77,7 +77,7 @@ def test_tta_is_mean_of_flipped_predictions():
 
 
 def test_soft_boundary_blends_only_near_the_decision_boundary():
-    from mfif.postprocess import boundary_band
+    from mfif.metrics.reference import boundary_band
 
     g = _tiny()
     rng = np.random.default_rng(3)

@@ -19,7 +19,8 @@ from mfif.fusion.inference import predict_focus_map_tensor, to_tensor
 from mfif.fusion.tiling import predict_focus_map_tiled
 from mfif.models.runtime import resolve_amp, resolve_device
 from mfif.options import INFERENCE_FIELDS, SOFT_CENTER, SOFT_GAIN, ComposeOptions, InferenceOptions, split_options
-from mfif.postprocess import boundary_band, postprocess_map
+from mfif.metrics.reference import boundary_band
+from mfif.postprocess import postprocess_map
 from mfif.registry import FusionResult
 
 
