@@ -53,10 +53,12 @@ class JobParams:
         """Keyword options for :func:`mfif.api.fuse`, as the CLI would pass them (learned methods: the
         server's device and the CLI's ``amp="auto"``); an option the method does not take is left for
         the API to refuse with one :class:`MfifError`."""
+        from mfif.options import AMP_DEFAULTS
+
         opts: dict[str, Any] = {}
         if learned:
             opts["device"] = device
-            opts["amp"] = "auto"
+            opts["amp"] = AMP_DEFAULTS["web"]
         if self.tta is not None:
             opts["tta"] = self.tta
         if self.soft:
