@@ -5,6 +5,7 @@ Examples::
     mfif bench --dataset lytro=../shared/data/inputs/lytro --dataset mffw=../shared/data/inputs/mffw \\
         --methods mfif-gan,gff,quadtree --reference-root ../shared/data/reference --out runs/bench
     mfif bench synthetic --pack packs/mf-voc --methods mfif-gan-lite,gff --out runs/synthetic
+    mfif bench stacks --n 5,12 --size 256 --out runs/stacks
 
 See docs/bench.md.
 """
@@ -139,6 +140,58 @@ def _cmd_synthetic(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_stacks(args: argparse.Namespace) -> int:
+    from mfif.bench.report import write_text
+    from mfif.bench.runner import cpu_name, read_csv, write_csv
+    from mfif.bench.stacks import FIELDS, default_methods, figure, make_suite, run_stacks, strategy_markdown, summary_markdown
+
+    if not args.st_out:
+        raise MfifError("--out: required (output folder)")
+    try:
+        ns = [int(x) for x in _csv_list(args.st_n)]
+    except ValueError:
+        raise MfifError(f"--n: expected comma-separated frame counts, got {args.st_n!r}") from None
+    if not ns:
+        raise MfifError("--n: give at least one frame count")
+    if args.st_size < 32:
+        raise MfifError(f"--size: at least 32 px, got {args.st_size}")
+    cases = make_suite(ns, size=args.st_size, per_type=args.per_type, seed=args.st_seed,
+                       types=_csv_list(args.types) or ("layers", "tilted", "smooth"))
+    methods = _csv_list(args.st_methods) or default_methods(all_classical=args.all_classical,
+                                                           openfocus=not args.no_openfocus)
+    out = Path(args.st_out)
+    out.mkdir(parents=True, exist_ok=True)
+    csv_path = out / "stacks.csv"
+    setting = {"size": str(args.st_size)}
+    old = [r for r in read_csv(csv_path) if all(r.get(k) == v for k, v in setting.items())]
+    done = {(r["case"], r["method"]) for r in old if r["case"] in {c.id for c in cases}}
+    print(f"mfif bench stacks: {len(cases)} stacks (N = {','.join(map(str, ns))}, {args.st_size}^2) x "
+          f"{len(methods)} methods -> {out}", file=sys.stderr)
+    rows = list(read_csv(csv_path))
+
+    def keep(row: dict) -> None:
+        rows.append(row)
+        write_csv(csv_path, rows, FIELDS)
+
+    run_stacks(cases, methods, device=args.st_device, band=args.band, progress=not args.st_no_progress,
+               warmup=not args.st_no_warmup, on_row=keep, done=done)
+    ids = {c.id for c in cases}
+    cur = [r for r in rows if r["case"] in ids and str(r["size"]) == str(args.st_size)
+           and (r["method"] in methods)]
+    command = "mfif " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    text = (f"# Deep focal stacks: benchmark\n\nCommand: `{command}`\nMachine: {cpu_name()}\n\n"
+            "## Stack strategy of the learned methods (chosen on the select half)\n\n" + strategy_markdown(cur)
+            + "\n## Report half\n\n" + summary_markdown(cur, half="report", band=args.band)
+            + "\n## All stacks\n\n" + summary_markdown(cur, band=args.band))
+    write_text(out / "stacks.md", text)
+    if cur:
+        figure(cur, out / "stacks.png")
+    print(summary_markdown(cur, band=args.band), end="")
+    print(strategy_markdown(cur), end="")
+    print(f"wrote {csv_path}, {out / 'stacks.md'} and {out / 'stacks.png'}")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="benchmark methods: tables, figures, leaderboard (see docs/bench.md)", allow_abbrev=False,
                        description="Run methods on dataset pairs, score with the twelve metrics, time them, rank "
@@ -191,3 +244,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--out", dest="syn_out", default=None, help="output folder (synthetic.csv, synthetic.md)")
     s.add_argument("--no-progress", dest="syn_no_progress", action="store_true", help="no progress bar")
     s.set_defaults(func=_cmd_synthetic)
+    st = bsub.add_parser("stacks", help="deep focal stacks with known truth (N frames, depth types, noise, breathing)",
+                         description="Seeded synthetic focal sweeps generated on the fly: PSNR/SSIM against the truth "
+                         "(whole image and near depth edges), depth accuracy, halo score, time and peak memory per "
+                         "stack; learned methods with vote and sequential, classical N-frame methods, openfocus when "
+                         "importable. See docs/stacking.md.")
+    st.add_argument("--n", dest="st_n", default="5,12,30", help="comma-separated frame counts (default 5,12,30)")
+    st.add_argument("--size", dest="st_size", type=int, default=256, help="frame side in px (default 256)")
+    st.add_argument("--per-type", type=int, default=1, help="stacks per depth type and variant (default 1: 4 per type)")
+    st.add_argument("--types", default=None, help="depth types (default layers,tilted,smooth)")
+    st.add_argument("--methods", dest="st_methods", default=None, help="comma-separated: NAME, NAME:vote|sequential, "
+                    "openfocus:ALGO (default: mfif-gan-lite vote and sequential, fast classical methods, openfocus)")
+    st.add_argument("--all-classical", action="store_true", help="every classical N-frame method, not only the fast ones")
+    st.add_argument("--no-openfocus", action="store_true", help="leave openfocus's methods out")
+    st.add_argument("--band", type=float, default=10, help="depth-edge band half-width in px (default 10)")
+    st.add_argument("--seed", dest="st_seed", type=int, default=0, help="suite seed (default 0)")
+    st.add_argument("--device", dest="st_device", default="cpu", help="device of the learned methods (default cpu)")
+    st.add_argument("--out", dest="st_out", default=None, help="output folder (stacks.csv, stacks.md, stacks.png)")
+    st.add_argument("--no-warmup", dest="st_no_warmup", action="store_true", help="time the first call too")
+    st.add_argument("--no-progress", dest="st_no_progress", action="store_true", help="no progress bar")
+    st.set_defaults(func=_cmd_stacks)
