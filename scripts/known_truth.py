@@ -42,7 +42,9 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "mfif-gan-lite-tta": ("mfif-gan-lite-tta", {}),
     "mfif-gan-lite-tta16-soft": ("mfif-gan-lite-tta16-soft", {}),
     "mfif-gan": ("mfif-gan", {}),
+    "mfif-gan-lite-hybrid": ("mfif-gan-lite-hybrid", {}),
     "laplacian-argmax": ("laplacian-argmax", {}),
+    "laplacian-energy-15": ("laplacian-energy-15", {}),
     "sml": ("sml", {}),
     "eol": ("eol", {}),
     "lp": ("lp", {}),
@@ -93,7 +95,7 @@ def summarize(rows: list[dict], variants: list[str]) -> str:
         ref, ref_near = mean("laplacian-argmax", "psnr_band"), mean("laplacian-argmax", "psnr_band", "near")
         out.append(f"\n### {SETTING_TITLES.get(setting, setting)} ({n} pairs)\n\n"
                    "| Variant | PSNR / band dB, A near | PSNR / band dB, A far (swapped) | band dB, both orders "
-                   "| band gain over Laplacian-argmax: A near / both orders | map IoU |\n|:--|--:|--:|--:|--:|--:|\n")
+                   "| band gain over Laplacian-argmax: A near / both orders | map IoU, A near |\n|:--|--:|--:|--:|--:|--:|\n")
         present = [v for v in variants if any(r["variant"] == v for r in rs)]
         for v in sorted(present, key=lambda v: -mean(v, "psnr_band", "near")):
             def f(x: float, d: int = 2, sign: bool = False) -> str:
@@ -105,7 +107,7 @@ def summarize(rows: list[dict], variants: list[str]) -> str:
             gain_near = mean(v, "psnr_band", "near") - ref_near
             out.append(f"| {v} | {f(mean(v, 'psnr', 'near'))} / {f(mean(v, 'psnr_band', 'near'))} "
                        f"| {f(mean(v, 'psnr', 'far'))} / {f(mean(v, 'psnr_band', 'far'))} | {f(band)} "
-                       f"| {f(gain_near, sign=True)} / {f(gain, sign=True)} | {f(mean(v, 'iou'), 4)} |\n")
+                       f"| {f(gain_near, sign=True)} / {f(gain, sign=True)} | {f(mean(v, 'iou', 'near'), 4)} |\n")
     return "".join(out)
 
 
