@@ -13,8 +13,8 @@ earlier ``mfif bench`` report: per method the means over its pairs), replaces th
 that has lossless scores in ``--scores`` by their means over all of that dataset's pairs (the stored
 table must cover the same number of pairs, else it stops with an error), and ranks again exactly as the
 report does (``mfif.bench.tables.rank_methods``). Printed per view: the merged Table 1 (Markdown), and the
-average ranks among our methods only (learned + classical, no published outputs), as
-``scripts/rank_subset.py`` does. Only views over all pairs of a dataset can be merged this way.
+average ranks among our methods only (learned + classical, no published outputs) and of each learned
+method alone with the classical baselines, as ``scripts/rank_subset.py`` does. Only views over all pairs of a dataset can be merged this way.
 """
 
 from __future__ import annotations
@@ -69,6 +69,14 @@ def main(argv: list[str] | None = None) -> int:
         out.append(table1_markdown(means, dirs))
         out.append("\nAverage rank among our methods only (no published outputs): "
                    + ", ".join(f"{m} {avg_ours[m]:.2f}" for m in sorted(avg_ours, key=avg_ours.get)) + "\n")
+        classical = {m: v for m, v in ours.items() if not m.startswith("mfif-gan")}
+        alone = []
+        for learned in sorted(m for m in ours if m.startswith("mfif-gan")):
+            _, a = rank_methods({**classical, learned: ours[learned]}, dirs)
+            order = sorted(a, key=a.get)
+            alone.append(f"{learned} {a[learned]:.2f} ({order.index(learned) + 1}.; best classical "
+                         f"{next(m for m in order if m != learned)} {a[next(m for m in order if m != learned)]:.2f})")
+        out.append("Each learned method alone with the classical baselines: " + "; ".join(alone) + "\n")
     text = "".join(out)
     print(text)
     if args.out:
