@@ -239,3 +239,41 @@ def test_learned_stack_passes_tta_and_refuses_soft_for_three_sources(stack4, mon
     get_method("mfif-gan-lite-tta16-soft").fn(srcs[:3])
     get_method("mfif-gan-lite-tta16-soft").fn(srcs[:2])
     assert calls == [{"tta": 16}, {"tta": 16, "soft": True}]
+
+
+def test_cli_stack_bad_input_one_line_and_nothing_written(tmp_path, stack4, capsys):
+    """Stacks: a frame of another size names the file and suggests --align; an unreadable frame is named
+    and nothing is written; a single frame is refused."""
+    from mfif.cli.main import main
+    from mfif.io import write_image
+
+    srcs, _, _ = stack4
+    folder = tmp_path / "stack"
+    folder.mkdir()
+    paths = [write_image(folder / f"z{i}.png", s) for i, s in enumerate(srcs)]
+    out, dpath = tmp_path / "f.png", tmp_path / "d.png"
+    args = ["--method", "_test-stack-argmax", "-o", str(out), "--depth-map", str(dpath)]
+
+    write_image(folder / "z2.png", srcs[2][:-4])  # one frame 4 rows shorter
+    code = main(["fuse", *map(str, paths), *args])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "z2.png" in err and "--align" in err and "Traceback" not in err
+    assert not out.exists() and not dpath.exists()
+
+    write_image(folder / "z2.png", srcs[2])
+    (folder / "z3.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")  # unreadable frame
+    code = main(["fuse", str(folder), *args])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "z3.png" in err and "Traceback" not in err
+    assert not out.exists() and not dpath.exists() and not list(tmp_path.glob(".mfif-*"))
+
+    out.write_bytes(b"previous")  # an existing output is not touched by a failing run
+    code = main(["fuse", str(paths[0]), *args])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err and err.startswith("mfif: error:")
+    assert out.read_bytes() == b"previous" and not dpath.exists()
+
+    with pytest.raises(MfifError, match="at least two"):  # the API: one frame
+        from mfif.api import fuse
+
+        fuse(srcs[:1], method="_test-stack-argmax")

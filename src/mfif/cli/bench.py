@@ -178,7 +178,11 @@ def _cmd_stacks(args: argparse.Namespace) -> int:
     ids = {c.id for c in cases}
     cur = [r for r in rows if r["case"] in ids and str(r["size"]) == str(args.st_size)
            and (r["method"] in methods)]
-    command = "mfif " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    parts = ["mfif", "bench", "stacks", "--n", ",".join(map(str, ns)), "--size", str(args.st_size), "--per-type",
+             str(args.per_type), "--seed", str(args.st_seed)] + (["--types", args.types] if args.types else []) + (
+             ["--methods", args.st_methods] if args.st_methods else []) + (["--all-classical"] if args.all_classical
+             else []) + (["--no-openfocus"] if args.no_openfocus else []) + ["--out", str(out)]
+    command = " ".join(shlex.quote(a) for a in parts)
     text = (f"# Deep focal stacks: benchmark\n\nCommand: `{command}`\nMachine: {cpu_name()}\n\n"
             "## Stack strategy of the learned methods (chosen on the select half)\n\n" + strategy_markdown(cur)
             + "\n## Report half\n\n" + summary_markdown(cur, half="report", band=args.band)

@@ -179,7 +179,8 @@ def check_frames(imgs: list[np.ndarray], names: list[str], *, align: str = "none
         h, w = imgs[0].shape[:2]
         for im, nm in zip(imgs[1:], names[1:]):
             if im.shape[:2] != (h, w):
-                raise MfifError(f"{nm}: size {im.shape[1]}x{im.shape[0]} differs from {names[0]} ({w}x{h})")
+                raise MfifError(f"{nm}: size {im.shape[1]}x{im.shape[0]} differs from {names[0]} ({w}x{h}); "
+                                "use --align ecc to register frames of different sizes")
 
 
 def _z_step(args: argparse.Namespace, infos: list) -> float | None:
