@@ -103,7 +103,7 @@ def test_cli_writes_tables_and_figure(tmp_path, capsys, monkeypatch):
     assert "openfocus not importable" in cap.err and "| laplacian-argmax |" in cap.out
     assert (out / "stacks.csv").exists() and (out / "stacks.png").stat().st_size > 1000
     md = (out / "stacks.md").read_text()
-    assert "Machine:" in md and "## Report half" in md and "--size 48" in md
+    assert "Machine:" in md and "## Report half" in md and "--size 48" in md and "| 3 | gff |" in md
     # resumed: nothing new is fused
     code = main(["bench", "stacks", "--n", "3", "--size", "48", "--types", "layers", "--methods",
                  "laplacian-argmax,gff", "--out", str(out), "--no-progress"])

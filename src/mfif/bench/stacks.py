@@ -119,7 +119,8 @@ def openfocus_note() -> str | None:
     try:
         from core.multi_focus_fusion import fuse_images  # noqa: F401  (openfocus's top-level package)
     except Exception as e:  # noqa: BLE001 - any import failure means "absent"
-        return f"openfocus not importable ({type(e).__name__}: {e}); its methods are skipped (pip install 'mfif[bench]')"
+        return (f"openfocus not importable ({type(e).__name__}: {e}); its methods are skipped "
+                "(pip install 'mfif[bench]', or under numpy 2: pip install --no-deps openfocus dtcwt six)")
     return None
 
 
@@ -420,6 +421,21 @@ def summary_markdown(rows: Sequence[dict], *, half: str | None = None, band: flo
                          f"{_cell(d['seconds'], '.2f')} | {_cell(d['peak_mib'], '.0f')} |")
         lines.append("")
     return "\n".join(lines)
+
+
+def variant_markdown(rows: Sequence[dict], *, metric: str = "psnr") -> str:
+    """Mean ``metric`` per N, method and variant (clean / noise / breathing / both), as Markdown."""
+    names = {(0, 0): "clean", (1, 0): "noise", (0, 1): "breathing", (1, 1): "noise + breathing"}
+    s = summarize([dict(r, variant=names[(int(r["noise"]), int(r["breathing"]))]) for r in rows],
+                  by=("n", "method", "variant"))
+    lines = [f"| N | method | {' | '.join(names.values())} |", "|---|---|" + "---|" * len(names)]
+    for n in sorted({int(k[0]) for k in s}):
+        ms = sorted({k[1] for k in s if int(k[0]) == n}, key=lambda m: -np.nanmean(
+            [s[k][metric] for k in s if int(k[0]) == n and k[1] == m]))
+        for m in ms:
+            cells = " | ".join(_cell(s.get((str(n), m, v), {}).get(metric, np.nan), ".2f") for v in names.values())
+            lines.append(f"| {n} | {m} | {cells} |")
+    return "\n".join(lines) + "\n"
 
 
 def strategy_markdown(rows: Sequence[dict]) -> str:

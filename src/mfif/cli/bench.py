@@ -143,7 +143,8 @@ def _cmd_synthetic(args: argparse.Namespace) -> int:
 def _cmd_stacks(args: argparse.Namespace) -> int:
     from mfif.bench.report import write_text
     from mfif.bench.runner import cpu_name, read_csv, write_csv
-    from mfif.bench.stacks import FIELDS, default_methods, figure, make_suite, run_stacks, strategy_markdown, summary_markdown
+    from mfif.bench.stacks import (FIELDS, default_methods, figure, make_suite, run_stacks, strategy_markdown,
+                                   summary_markdown, variant_markdown)
 
     if not args.st_out:
         raise MfifError("--out: required (output folder)")
@@ -186,6 +187,7 @@ def _cmd_stacks(args: argparse.Namespace) -> int:
     text = (f"# Deep focal stacks: benchmark\n\nCommand: `{command}`\nMachine: {cpu_name()}\n\n"
             "## Stack strategy of the learned methods (chosen on the select half)\n\n" + strategy_markdown(cur)
             + "\n## Report half\n\n" + summary_markdown(cur, half="report", band=args.band)
+            + "\n## PSNR per variant (all stacks)\n\n" + variant_markdown(cur)
             + "\n## All stacks\n\n" + summary_markdown(cur, band=args.band))
     write_text(out / "stacks.md", text)
     if cur:
