@@ -13,7 +13,8 @@ import numpy as np
 import torch
 
 from mfif.errors import MfifError
-from mfif.fusion.pair import fuse_pair
+from mfif.fusion.hybrid import hybrid_decision
+from mfif.fusion.pair import compose, fuse_pair
 from mfif.fusion.stack import fuse_stack_learned
 from mfif.models.generator import Generator
 from mfif.models.optimize import optimize_for_inference
@@ -131,3 +132,37 @@ def _register_lite_variant(name: str, description: str, defaults: dict[str, Any]
 
 for _name, _description, _defaults in LITE_VARIANTS:
     _register_lite_variant(_name, _description, _defaults)
+
+
+@register_method(
+    "mfif-gan-lite-hybrid",
+    description="MFIF-GAN-lite's decision where the 15x15 Laplacian-energy measure is not decisive, the classical "
+    "decision where it is (pairs; same network compute; stacks: as mfif-gan-lite)",
+    max_inputs=None,
+    needs_weights=True,
+    citation="this project (docs/real-pairs.md)",
+    options=LEARNED_OPTIONS,
+)
+def mfif_gan_lite_hybrid(images: Sequence[np.ndarray], **opts: Any) -> FusionResult:
+    """Lite network + classical focus measure (:func:`mfif.fusion.hybrid.hybrid_decision`), hard composition.
+
+    Options as :func:`mfif_gan`; the inference options shape the network's map, ``threshold``,
+    ``min_region_ratio`` and ``connectivity`` the combination. Composition options that need the
+    network's map alone (``soft``, ``soft_boundary``, ``spread_correction``, ``postprocess=False``) are refused.
+    """
+    if len(images) > 2:
+        return _fuse_learned("mfif-gan-lite", images, **opts)
+    _, comp, _ = split_options(opts)
+    refused = [k for k in ("soft", "soft_boundary", "spread_correction") if opts.get(k)]
+    if opts.get("postprocess") is False:
+        refused.append("postprocess")
+    if refused:
+        raise MfifError(f"mfif-gan-lite-hybrid does not take {', '.join(refused)} (hard composition of a combined map)")
+    res = _fuse_learned("mfif-gan-lite", images, **opts)
+    a, b = images
+    dm = hybrid_decision(res.focus_map, a, b, threshold=comp.threshold, ratio=comp.min_region_ratio,
+                         connectivity=comp.connectivity)
+    return FusionResult(fused=compose(a, b, dm), focus_map=res.focus_map, decision_map=dm, extras=res.extras)
+
+
+_VARIANT_OF["mfif-gan-lite-hybrid"] = "mfif-gan-lite"
