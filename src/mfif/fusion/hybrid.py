@@ -31,7 +31,7 @@ WINDOW = 15
 #: Median-filter size (px) of the classical decision.
 MEDIAN = 11
 #: |log((E_A + 1) / (E_B + 1))| above which the classical decision replaces the network's.
-GATE = 1.0
+GATE = 3.0
 
 
 def laplacian_energy_log_ratio(a: np.ndarray, b: np.ndarray, *, window: int = WINDOW) -> np.ndarray:
