@@ -112,3 +112,30 @@ def test_cli_writes_tables_and_figure(tmp_path, capsys, monkeypatch):
     assert main(["bench", "stacks", "--n", "x", "--out", str(out)]) == 2
     assert "--n" in capsys.readouterr().err
     assert main(["bench", "stacks", "--types", "steps", "--out", str(out)]) == 2
+
+
+def test_openfocus_call_keeps_torch_threads(monkeypatch):
+    """openfocus's networks set torch's process-wide thread count; the bench restores it after each call."""
+    import sys
+    import types
+
+    import torch
+
+    fake = types.ModuleType("core.multi_focus_fusion")
+
+    def fuse_images(frames, algorithm, use_gpu):  # noqa: ARG001
+        torch.set_num_threads(1)
+        return frames[0]
+
+    fake.fuse_images = fuse_images
+    monkeypatch.setitem(sys.modules, "core", types.ModuleType("core"))
+    monkeypatch.setitem(sys.modules, "core.multi_focus_fusion", fake)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        s = focal_stack(3, size=(32, 32), seed=0)
+        fused, _ = bs.run_method("openfocus:dct", s.frames)
+        np.testing.assert_allclose(fused, s.frames[0], atol=1e-6)  # BGR / 0-255 round trip
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

@@ -182,7 +182,13 @@ def _openfocus(algo: str, frames: list[np.ndarray]) -> np.ndarray:
 
     rgb = frames[0].ndim == 3
     src = [(f[..., ::-1] if rgb else f) * np.float32(255.0) for f in frames]  # BGR, float 0-255 (its working domain)
-    out = np.asarray(fuse_images(src, algorithm=algo, use_gpu=False), np.float32)
+    import torch
+
+    threads = torch.get_num_threads()
+    try:
+        out = np.asarray(fuse_images(src, algorithm=algo, use_gpu=False), np.float32)
+    finally:  # openfocus's networks set torch's process-wide thread count; the next method gets it back
+        torch.set_num_threads(threads)
     if out.ndim == 3 and rgb:
         out = out[..., ::-1]
     elif out.ndim == 3:
