@@ -469,10 +469,12 @@ def to_rgb(img: np.ndarray) -> np.ndarray:
 
 
 def to_gray(img: np.ndarray) -> np.ndarray:
-    """ITU-R BT.601 luma of an RGB image (gray input is returned unchanged)."""
+    """ITU-R BT.601 luma of an RGB image as float32 (:func:`mfif.filters.luma`; gray input is returned unchanged)."""
     if img.ndim == 2:
         return img
-    return (img[..., 0] * 0.298936021293775 + img[..., 1] * 0.587043074451121 + img[..., 2] * 0.114020904255103).astype(np.float32)
+    from mfif.filters import luma
+
+    return luma(img).astype(np.float32)
 
 
 def harmonize(images: Sequence[np.ndarray], names: Sequence[str] | None = None) -> tuple[list[np.ndarray], bool]:
