@@ -235,7 +235,7 @@ def _cmd(args: argparse.Namespace) -> int:
     if dask_engine:  # each item a Dask task (mfif.distributed.batch; same skips, errors and report)
         from mfif.distributed.batch import run_items
 
-        done, skipped, failed = run_items(seen, all_inputs, args)
+        done, skipped, failed = run_items(seen, all_inputs, args, fuse_one=run_fusion, kwargs=fusion_kwargs(args))
     bar = tqdm([] if dask_engine else list(seen.items()), desc="mfif batch", unit="item", file=sys.stderr,
                disable=args.no_progress or bool(dask_engine))
     for out, it in bar:

@@ -4,7 +4,7 @@ The driver (the ``mfif batch`` process) finds the items exactly as the local eng
 finished ones (resume) and refuses outputs that are inputs; every remaining item becomes one task,
 submitted to an existing cluster (``--scheduler``) or to an embedded ``LocalCluster`` (``--jobs``).
 A worker fuses its item with the same function as the local engine
-(:func:`mfif.cli.fuse.run_fusion`), so outputs are bit-identical, into a private hidden folder beside
+(:func:`mfif.cli.fuse.run_fusion`, handed in by the CLI), so outputs are bit-identical, into a private hidden folder beside
 the output (``.mfif-dask-<run>/``) on the shared file system, then renames the files into place —
 maps first, the fused image last, so an existing fused image always means a finished item. A task
 that ends with an error reports it as the local engine does (the item fails alone); a worker that
@@ -21,7 +21,7 @@ import sys
 import uuid
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from mfif.errors import MfifError
 
@@ -69,6 +69,7 @@ def fuse_item(
     out: str,
     args: argparse.Namespace,
     *,
+    fuse_one: Callable[..., Any],
     work: str,
     slot: str,
     maps: bool,
@@ -80,6 +81,8 @@ def fuse_item(
         sources: Absolute source paths, in order.
         out: Absolute final output path (``OUT/rel/NAME.ext``).
         args: The parsed ``mfif batch`` options (fusion options; no callables).
+        fuse_one: The local engine's item function, ``fuse_one(sources, out, args, map_path=, depth_path=)``
+            (:func:`mfif.cli.fuse.run_fusion`; pickled by reference, so workers import it themselves).
         work: This run's hidden work folder beside ``out``.
         slot: This item's name inside ``work`` (unique in the run).
         maps, depth_maps: Also write ``NAME_map.png`` / ``NAME_depth.png`` beside ``out``.
@@ -88,8 +91,6 @@ def fuse_item(
         ``("fused", "")``, ``("done-before", "")`` when an earlier attempt of this task finished it, or
         ``("failed", message)`` with the local engine's message.
     """
-    from mfif.cli.fuse import run_fusion
-
     out_p, work_p = Path(out), Path(work)
     marker = work_p / f"{slot}.done"
     if marker.exists():
@@ -109,8 +110,8 @@ def fuse_item(
         with warnings.catch_warnings():
             if args.quiet:
                 warnings.simplefilter("ignore")
-            run_fusion([Path(s) for s in sources], temps["out"], args, map_path=temps.get("map"),
-                       depth_path=temps.get("depth"))
+            fuse_one([Path(s) for s in sources], temps["out"], args, map_path=temps.get("map"),
+                     depth_path=temps.get("depth"))
         for k in ("map", "depth", "out"):  # the fused image last: it marks the item as done
             if k in temps:
                 os.replace(temps[k], finals[k])
@@ -129,13 +130,22 @@ def _worker_args(args: argparse.Namespace) -> argparse.Namespace:
     return argparse.Namespace(**{k: v for k, v in vars(args).items() if not callable(v)})
 
 
-def run_items(seen: dict[Path, Any], all_inputs: set[Path], args: argparse.Namespace) -> tuple[int, int, list]:
+def run_items(
+    seen: dict[Path, Any],
+    all_inputs: set[Path],
+    args: argparse.Namespace,
+    *,
+    fuse_one: Callable[..., Any],
+    kwargs: dict[str, Any],
+) -> tuple[int, int, list]:
     """Run the items of ``mfif batch`` on Dask.
 
     Args:
         seen: Output path → item (``mfif.cli.batch.Item``), in item order.
         all_inputs: Resolved paths of every input file (outputs must not be one of them).
         args: Parsed ``mfif batch`` options (``engine``, ``scheduler``, ``jobs``, ``connect_timeout``, ...).
+        fuse_one: The local engine's item function (:func:`mfif.cli.fuse.run_fusion`), run by the workers.
+        kwargs: The run's :func:`mfif.api.fuse` options (the worker plugin loads their model).
 
     Returns:
         ``(done, skipped, failed)`` as the local engine counts them; ``failed`` is a list of
@@ -147,7 +157,6 @@ def run_items(seen: dict[Path, Any], all_inputs: set[Path], args: argparse.Names
     check_engine_options(args)
     from tqdm import tqdm
 
-    from mfif.cli.fuse import fusion_kwargs
     from mfif.distributed.cluster import DEFAULT_CONNECT_TIMEOUT, cpu_count, make_model_plugin, open_client
 
     skipped = 0
@@ -173,7 +182,6 @@ def run_items(seen: dict[Path, Any], all_inputs: set[Path], args: argparse.Names
         run = uuid.uuid4().hex[:12]
         works: set[Path] = set()
         wargs = _worker_args(args)
-        kwargs = fusion_kwargs(args)
         embedded = args.scheduler is None
         jobs = args.jobs if args.jobs is not None else cpu_count()
         threads = max(1, cpu_count() // jobs) if embedded else None
@@ -191,7 +199,7 @@ def run_items(seen: dict[Path, Any], all_inputs: set[Path], args: argparse.Names
                     work.mkdir(exist_ok=True)
                     works.add(work)
                     f = client.submit(fuse_item, [str(Path(s).resolve()) for s in it.sources], str(out_abs), wargs,
-                                      work=str(work), slot=f"{i}", maps=bool(args.maps), depth_maps=bool(args.depth_maps),
+                                      fuse_one=fuse_one, work=str(work), slot=f"{i}", maps=bool(args.maps), depth_maps=bool(args.depth_maps),
                                       pure=False, key=f"mfif-batch-{run}-{i}")
                     futs[f] = (i, it)
                 bar = tqdm(total=len(futs), desc="mfif batch (dask)", unit="item", file=sys.stderr,

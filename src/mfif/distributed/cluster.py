@@ -28,26 +28,6 @@ def cpu_count() -> int:
         return os.cpu_count() or 1
 
 
-def _warm_up(fusion_kwargs: dict[str, Any]) -> None:
-    """Fuse a tiny seeded pair with ``fusion_kwargs`` so that the method's model is loaded and cached."""
-    import warnings
-
-    import numpy as np
-
-    from mfif.api import fuse
-
-    rng = np.random.default_rng(0)
-    a = rng.random((32, 32), dtype=np.float32)
-    b = rng.random((32, 32), dtype=np.float32)
-    kw = {k: v for k, v in fusion_kwargs.items() if k not in ("align", "tile", "tile_overlap", "stack_strategy")}
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            fuse([a, b], **kw)
-    except Exception:  # noqa: BLE001 - best effort: an item's own error is reported with the item
-        pass
-
-
 def make_model_plugin(fusion_kwargs: dict[str, Any], *, torch_threads: int | None = None) -> Any:
     """A ``distributed`` worker plugin that loads the model of ``fusion_kwargs`` once per worker.
 
