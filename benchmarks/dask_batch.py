@@ -199,7 +199,8 @@ def bench_volume(work: Path, args: argparse.Namespace) -> dict:
            args.volume_method, "--chunk", str(args.chunk), "--jobs", str(args.volume_jobs)]
     dt, peaks, _ = timed(cmd, monitor=True)
     res["fuse_s"] = round(dt, 2)
-    res["peak_rss_worker_mib"] = round(peaks.get("worker", 0.0), 1)
+    # --jobs 1 runs its worker as a thread of the mfif process: the driver's peak is the worker's
+    res["peak_rss_worker_mib"] = round(peaks.get("worker", 0.0) if args.volume_jobs > 1 else peaks.get("driver", 0.0), 1)
     res["peak_rss_driver_mib"] = round(peaks.get("driver", 0.0), 1)
     res["chunk_input_mib"] = round(args.frames * args.chunk**2 * 2 / 2**20, 1)
     print(f"  volume {args.frames}x{args.volume_size}^2: {dt:.1f} s, peak worker RSS "
