@@ -3,7 +3,7 @@
 
 Usage::
 
-    python scripts/bench_paper.py --shared ../shared --out runs/bench-paper [--docs docs/results.md]
+    python scripts/bench_paper.py --shared ../shared --out runs/bench-paper [--docs runs/bench-report.md]
         [--methods mfif-gan,gff,...] [--limit 2] [--device cuda] [extra mfif bench options after --]
 
 It is a thin wrapper over ``mfif bench``: datasets lytro, mffw and grayscale from
