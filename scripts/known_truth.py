@@ -156,7 +156,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{setting} {order} {v}: {len(new)} pairs", file=sys.stderr)
     text = ("# Known truth at the focus boundary, both source orders\n\n"
             "`python scripts/known_truth.py " + (f"--pack {args.pack} " if args.pack else "")
-            + f"--out {args.out} --settings {args.settings}`. "
+            + f"--out {args.out} --settings {args.settings}"
+            + (f" --variants \"{args.variants}\"" if args.variants != ",".join(VARIANTS) else "") + "`. "
             "PSNR of the fused image against the all-in-focus truth, over the image and within 8 px of the "
             "true boundary (band); *A near* = pairs as built (A holds the sharp foreground), *A far* = the same "
             "pairs with the sources swapped; *both orders* = the mean over the two, what a random order gives.\n"
