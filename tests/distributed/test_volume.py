@@ -14,6 +14,7 @@ from mfif.errors import MfifError
 pytest.importorskip("distributed", reason="the optional extra mfif[dask] is not installed")
 zarr = pytest.importorskip("zarr")
 import dask  # noqa: E402
+import dask.array  # noqa: E402
 
 from mfif.distributed.volume import axis_chunks, fuse_volume, open_stack, to_unit  # noqa: E402
 
@@ -125,3 +126,31 @@ def test_bad_inputs_are_one_line_errors(tmp_path):
         fuse_volume(st, method="laplacian-argmax", chunk=32, overlap=40)
     with pytest.raises(MfifError, match="at least two"):
         fuse_volume(st[:1], method="laplacian-argmax")
+
+
+def test_alignment_estimated_on_a_downsampled_copy():
+    """Frames shifted by known amounts: the transforms estimated on a 2×-averaged copy recover the
+    shifts within 0.75 px (measured: ≤ 0.47 px; ≤ 0.04 px at full resolution), and the chunked aligned
+    fusion matches the in-memory fusion of the frames warped with the same transforms (bicubic
+    resampling of a window vs of the whole frame: ≤ 0.5 % of the depth pixels and of the fused
+    values beyond 1e-3 may differ)."""
+    from mfif.api import fuse
+    from mfif.distributed.volume import estimate_volume_alignment
+    from mfif.fusion.align import warp_to
+
+    big = focus_stack(3, (360, 392), seed=11)
+    shifts = [(0, 0), (3, -2), (6, -4)]  # (dy, dx) of frame k against frame 0
+    frames = [f[20 + dy:340 + dy, 20 + dx:372 + dx] for f, (dy, dx) in zip(big, shifts)]
+    st = u16(frames)
+    x = dask.array.from_array(st, chunks=(1, 64, 64))
+    warps = estimate_volume_alignment(x, method="ecc", max_size=176)
+    for m, (dy, dx) in zip(warps, shifts):  # frame 0's pixel (x, y) is frame k's (x - dx, y - dy)
+        assert abs(m[0, 2] + dx) < 0.75 and abs(m[1, 2] + dy) < 0.75, m
+    unit = [to_unit(f) for f in st]
+    ref = fuse([unit[0]] + [warp_to(f, m, f.shape) for f, m in zip(unit[1:], warps[1:])], method="laplacian-argmax")
+    f, d = fuse_volume(x, method="laplacian-argmax", chunk=96, overlap=16, align="ecc", align_size=176)
+    assert len(f.chunks[0]) >= 2 and len(f.chunks[1]) >= 2
+    with dask.config.set(scheduler="synchronous"):
+        fused, depth = dask.compute(f, d)
+    assert float((depth != ref.depth_map).mean()) <= 0.005
+    assert float((np.abs(fused - ref.fused) > 1e-3).mean()) <= 0.005

@@ -22,7 +22,8 @@ those of the in-memory fusion of the whole stack:
 The output is an OME-Zarr (NGFF 0.4) image: the fused plane at ``0`` (axes ``y x``, or ``c y x`` for
 colour, at the input's bit depth) and the depth map (the index of the chosen frame per pixel) as the
 label image ``labels/depth/0``. It is written into a hidden folder beside the target and renamed into
-place when complete. Alignment of the frames is not done here (register the stack beforehand).
+place when complete. With ``align``, the frames are registered to the first once, on a block-averaged
+copy (:func:`estimate_volume_alignment`), and each chunk resamples its frames with those transforms.
 """
 
 from __future__ import annotations
@@ -202,8 +203,13 @@ def default_volume_overlap(method: str, *, weights: str | None = None, device: s
 
 
 def _fuse_block(block: np.ndarray, *, r: int, hw: tuple[int, int], kwargs: dict[str, Any], learned: bool,
+                starts: tuple[tuple[int, ...], tuple[int, ...]] = ((), ()), warps: list | None = None,
                 block_info: Any = None) -> np.ndarray:
-    """Fuse one overlapped chunk; returns ``(2, h, w[, 3])`` float32: [0] fused, [1] depth index (cropped)."""
+    """Fuse one overlapped chunk; returns ``(2, h, w[, 3])`` float32: [0] fused, [1] depth index (cropped).
+
+    With ``warps`` (one 3×3 homography per frame, full-resolution pixel coordinates of frame 0 → frame
+    k), each frame is first resampled into frame 0's geometry within the chunk's window.
+    """
     import warnings
 
     from mfif.api import fuse
@@ -211,6 +217,14 @@ def _fuse_block(block: np.ndarray, *, r: int, hw: tuple[int, int], kwargs: dict[
     info = block_info[0]
     (iy, ix), (ny, nx) = info["chunk-location"][1:3], info["num-chunks"][1:3]
     frames = [to_unit(np.asarray(f)) for f in block]
+    if warps is not None:
+        from mfif.fusion.align import warp_to
+
+        y0w = starts[0][iy] - (r if iy > 0 else 0)  # the window's origin in image coordinates
+        x0w = starts[1][ix] - (r if ix > 0 else 0)
+        t = np.array([[1.0, 0.0, x0w], [0.0, 1.0, y0w], [0.0, 0.0, 1.0]])
+        ti = np.linalg.inv(t)
+        frames = [f if k == 0 else warp_to(f, ti @ warps[k] @ t, f.shape[:2]) for k, f in enumerate(frames)]
     kw = dict(kwargs)
     if learned:  # keep the small-region threshold at the whole image's area
         h, w = block.shape[1:3]
@@ -234,12 +248,50 @@ def _fuse_block(block: np.ndarray, *, r: int, hw: tuple[int, int], kwargs: dict[
     return np.stack([fused[y0:y1, x0:x1], depth[y0:y1, x0:x1]])
 
 
+def estimate_volume_alignment(stack: Any, *, method: str = "ecc", max_size: int = 1024) -> list[np.ndarray]:
+    """Homographies registering each frame to the first, estimated on a block-averaged copy.
+
+    Args:
+        stack: ``dask.array`` Z × Y × X [× 3].
+        method: ``"ecc"`` or ``"homography"`` (:func:`mfif.fusion.align.estimate_stack`).
+        max_size: The copy is averaged over f×f blocks, f = ceil(max(Y, X) / max_size).
+
+    Returns:
+        Z float64 3×3 matrices mapping full-resolution pixel coordinates of frame 0 into frame k.
+    """
+    import dask
+    import dask.array as da
+
+    from mfif.fusion.align import _scale_h, estimate_stack
+
+    f = max(1, int(np.ceil(max(stack.shape[1:3]) / float(max_size))))
+    small = stack.map_blocks(to_unit, dtype=np.float32)
+    if f > 1:
+        small = da.coarsen(np.mean, small, {1: f, 2: f}, trim_excess=True).astype(np.float32)
+    (frames,) = dask.compute(small)
+    hs = estimate_stack(list(frames), method=method)
+    return [_scale_h(h, float(f)) if f > 1 else h for h in hs]
+
+
+def max_displacement(warps: list[np.ndarray], hw: tuple[int, int]) -> int:
+    """Largest distance in pixels that any of ``warps`` moves a corner of an image of size ``hw``."""
+    h, w = hw
+    corners = np.array([[0, 0, 1], [w - 1, 0, 1], [0, h - 1, 1], [w - 1, h - 1, 1]], np.float64).T
+    d = 0.0
+    for m in warps:
+        p = m @ corners
+        p = p[:2] / p[2]
+        d = max(d, float(np.abs(p - corners[:2]).max()))
+    return int(np.ceil(d))
+
+
 def fuse_volume(
     stack: Any,
     *,
     method: str | None = None,
     chunk: int = DEFAULT_CHUNK,
     overlap: int | None = None,
+    align_size: int = 1024,
     **options: Any,
 ) -> tuple[Any, Any]:
     """Fuse a z-stack chunk by chunk (lazy).
@@ -249,6 +301,10 @@ def fuse_volume(
         method: Registry name; None = :func:`mfif.fusion.methods.default_method`.
         chunk: Chunk size in y and x (pixels, ≥ 16); chunks always span all of z.
         overlap: Pixels of context on each side of a chunk; None = :func:`default_volume_overlap`.
+        align_size: With ``align`` (``"ecc"`` or ``"homography"`` in ``options``): the frames are
+            registered to the first on a copy block-averaged to at most this many pixels per side
+            (:func:`estimate_volume_alignment`), and each chunk warps its frames with the transforms
+            scaled to full resolution; the overlap grows by the largest displacement + 3 px.
         **options: Fusion options of :func:`mfif.api.fuse` (``weights``, ``device``, ``min_region_ratio``, ...).
 
     Returns:
@@ -272,14 +328,16 @@ def fuse_volume(
         raise MfifError(f"--chunk {chunk}: use at least 16 pixels")
     method = method or default_method()
     info = get_method(method)
-    if options.get("align", "none") != "none":
-        raise MfifError("volume fusion does not align frames; register the stack beforehand (--align none)")
-    options.pop("align", None)
+    align = options.pop("align", "none") or "none"
     if overlap is None:
         overlap = default_volume_overlap(method, weights=options.get("weights"), device=options.get("device", "auto"))
     r = int(overlap)
     if r < 0:
         raise MfifError(f"--overlap {overlap}: must be >= 0")
+    warps = None
+    if align != "none":  # estimated once on a downsampled copy; the window grows by the largest shift
+        warps = estimate_volume_alignment(x, method=align, max_size=align_size)
+        r += max_displacement(warps, x.shape[1:3]) + 3
     if r > int(chunk):
         raise MfifError(f"--chunk {chunk}: must be at least the overlap ({r} px)")
     h, w = x.shape[1:3]
@@ -295,6 +353,8 @@ def fuse_volume(
         _fuse_block, x, depth=depth, boundary="none", trim=False, dtype=np.float32, chunks=out_chunks,
         meta=np.empty((0,) * x.ndim, np.float32), r=r, hw=(h, w),
         kwargs={"method": method, **options}, learned=bool(info.needs_weights),
+        starts=(tuple(np.cumsum((0,) + ycs[:-1]).tolist()), tuple(np.cumsum((0,) + xcs[:-1]).tolist())),
+        warps=warps,
     )
     # map_overlap passes one r for both axes; a single-chunk axis has no neighbours, so nothing is cropped
     fused = out[0]
