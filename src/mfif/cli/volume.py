@@ -40,7 +40,10 @@ def _cmd(args: argparse.Namespace) -> int:
                      what="mfif volume") as client:
         client.register_plugin(make_model_plugin({"method": method, **kw},
                                                  torch_threads=max(1, cpu_count() // jobs) if embedded else None))
-        fused, depth = fuse_volume(stack, method=method, chunk=chunk, overlap=args.overlap, **kw)
+        if args.align_size < 16:
+            raise MfifError(f"--align-size {args.align_size}: use at least 16 pixels")
+        fused, depth = fuse_volume(stack, method=method, chunk=chunk, overlap=args.overlap,
+                                   align_size=args.align_size, **kw)
         print(f"volume: {stack.shape[0]} frames of {stack.shape[1]}x{stack.shape[2]}"
               f"{' RGB' if stack.ndim == 4 else ''} ({stack.dtype}); {method}; chunks {fused.chunks[0][0]}x"
               f"{fused.chunks[1][0]} px over {len(fused.chunks[0]) * len(fused.chunks[1])} task(s)", file=sys.stderr)
@@ -67,6 +70,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overlap", type=int, default=None, metavar="PX",
                    help="context pixels around each chunk (default: the network's receptive radius for learned "
                         "methods, 64 for classical ones)")
+    p.add_argument("--align-size", type=int, default=1024, metavar="PX",
+                   help="with --align: register the frames on a copy block-averaged to at most PX per side "
+                        "(default 1024)")
     p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="address of a running Dask scheduler; default: an embedded LocalCluster")
