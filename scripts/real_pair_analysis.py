@@ -25,6 +25,13 @@ order) and scores here; the network's soft map is computed (cached in ``--cache`
 
 Writes ``pairs.csv`` (one row per pair) and ``summary.md`` (means per set, and per metric the number of
 pairs each method wins against another) to ``--out``.
+
+``--select-gates 0.5,1,2,3:8`` is the selection step of ``mfif-gan-lite-hybrid`` instead: on the sets given
+(the selection set only), the default, Quadtree, DSIFT, ``laplacian-energy-15`` and the combination at
+each ``GATE[:PROTECT]`` (and with ``--with-conf`` ``conf0.45``: the network where its map is within 0.05
+of 0 or 1, the classical decision elsewhere) are scored; it prints the metric means and each candidate's average rank among the four
+plus itself (the eight toolbox metrics and all twelve) and writes ``selection.json`` and
+``selection.md`` to ``--out``.
 """
 
 from __future__ import annotations
@@ -42,14 +49,17 @@ from mfif.baselines._common import gray255
 from mfif.bench.pairs import find_pairs
 from mfif.bench.runner import output_path, read_csv
 from mfif.filters import local_sum
+from mfif.fusion.hybrid import classical_decision, hybrid_decision, laplacian_energy_log_ratio
 from mfif.fusion.pair import compose
 from mfif.io import read_image
 from mfif.metrics import METRIC_NAMES, METRICS, evaluate
 from mfif.metrics.reference import boundary_band
+from mfif.postprocess.regions import remove_small_regions
 
 #: Mean squared Laplacian (15×15, gray levels²) below which a pixel counts as flat in both sources.
 FLAT = 4.0
 METHODS = ("mfif-gan-lite", "quadtree", "dsift", "mfif-gan-lite-hybrid")
+TOOLBOX = ("MI", "TE", "NCIE", "QG", "QM", "SF", "QY", "QCB")
 
 
 def load_pair(pa: Path, pb: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -135,7 +145,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=Path("bench-out/real-pairs/analysis"))
     ap.add_argument("--cache", type=Path, default=Path("bench-out/real-pairs/analysis/maps"))
     ap.add_argument("--limit", type=int, default=0, help="at most N pairs per set (0 = all)")
+    ap.add_argument("--select-gates", default=None,
+                    help="comma-separated GATE[:PROTECT] candidates: the hybrid's selection step")
+    ap.add_argument("--with-conf", action="store_true", help="selection: also the conf0.45 candidate")
+    ap.add_argument("--rank", default=None, metavar="M1,M2,...",
+                    help="only print the average ranks of these methods per set from --bench's scores.csv "
+                         "(lossless rows, pairs all of them have; the 8 toolbox metrics and all 12)")
     args = ap.parse_args(argv)
+    if args.select_gates:
+        return select(args)
+    if args.rank:
+        return rank(args)
     rows: list[dict[str, object]] = []
     scores: dict[tuple[str, str, str], dict[str, float]] = {}
     if args.bench is not None and (args.bench / "scores.csv").is_file():
@@ -174,6 +194,83 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def rank(args: argparse.Namespace) -> int:
+    """Average ranks per set among ``--rank`` methods, from the bench's scores (as scripts/rank_subset.py)."""
+    from mfif.bench.tables import mean_scores, metric_directions, rank_methods
+
+    methods = args.rank.split(",")
+    if args.bench is None or not (args.bench / "scores.csv").is_file():
+        print("real_pair_analysis: --rank needs --bench DIR with a scores.csv", file=sys.stderr)
+        return 2
+    rows = read_csv(args.bench / "scores.csv")
+    for spec in args.datasets:
+        ds = spec.partition("=")[0]
+        rs = [r for r in rows if r["dataset"] == ds and r["format"] == "png" and r["group"] == "main"
+              and r["method"] in methods]
+        missing = sorted(set(methods) - {r["method"] for r in rs})
+        if missing:
+            print(f"real_pair_analysis: no scores for {', '.join(missing)} on {ds}", file=sys.stderr)
+            return 2
+        lines = []
+        for mets in (TOOLBOX, METRIC_NAMES):
+            means, pairs = mean_scores(rs, list(mets))
+            _, avg = rank_methods(means, metric_directions(mets))
+            lines.append(f"{len(mets)} metrics: " + ", ".join(f"{m} {avg[m]:.2f}" for m in sorted(avg, key=avg.get)))
+        print(f"{ds} ({len(pairs)} pairs, {len(methods)} methods)\n  " + "\n  ".join(lines))
+    return 0
+
+
+def select(args: argparse.Namespace) -> int:
+    """The selection step (module docstring): candidates scored on the given sets, ranks printed."""
+    import json
+
+    from mfif.bench.tables import metric_directions, rank_methods
+
+    gates = [(float(g.split(":")[0]), int(g.split(":")[1]) if ":" in g else 0) for g in args.select_gates.split(",")]
+    res: dict[str, dict[str, dict[str, float]]] = {}
+    for spec in args.datasets:
+        ds, _, folder = spec.partition("=")
+        if not folder or not Path(folder).is_dir():
+            print(f"real_pair_analysis: {spec}: expected NAME=FOLDER of pairs", file=sys.stderr)
+            return 2
+        pairs = find_pairs(folder, dataset=ds)
+        for pr in pairs[: args.limit] if args.limit else pairs:
+            a, b = load_pair(pr.a, pr.b)
+            mp = maps(a, b, args.bench, args.cache, ds, pr.pair_id)
+            fm = mp["fm"]
+            lr = laplacian_energy_log_ratio(a, b)
+            cls = classical_decision(lr)
+            net = fm > 0.5
+            cand = {"mfif-gan-lite": mp["mfif-gan-lite"] > 0.5, "quadtree": mp["quadtree"] > 0.5,
+                    "dsift": mp["dsift"] > 0.5, "laplacian-energy-15": cls}
+            if args.with_conf:
+                cand["conf0.45"] = remove_small_regions(np.where(np.abs(fm - 0.5) >= 0.45, net, cls))
+            for g, p in gates:
+                cand[f"gate{g:g}" + (f"-protect{p}" if p else "")] = hybrid_decision(fm, a, b, gate=g, protect=p) > 0.5
+            res[f"{ds}/{pr.pair_id}"] = {k: evaluate(a, b, compose(a, b, v.astype(np.float32))) for k, v in cand.items()}
+            print(f"{ds}/{pr.pair_id}", file=sys.stderr)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "selection.json").write_text(json.dumps(res, indent=1))
+    names = list(next(iter(res.values())))
+    base = names[:4]
+    out = [f"{len(res)} pairs", "", "| candidate | " + " | ".join(METRIC_NAMES) + " |", "|---|" + "---|" * len(METRIC_NAMES)]
+    means = {m: {k: float(np.mean([res[p][m][k] for p in res])) for k in METRIC_NAMES} for m in names}
+    out += [f"| {m} | " + " | ".join(f"{means[m][k]:.4f}" for k in METRIC_NAMES) + " |" for m in names]
+    out += ["", "Average rank among the default, quadtree, dsift, laplacian-energy-15 and the candidate "
+            "(8 toolbox metrics; all 12):", ""]
+    for c in names[4:] + [names[0]]:
+        field = base + ([c] if c not in base else [])
+        line = []
+        for mets in (TOOLBOX, METRIC_NAMES):
+            _, avg = rank_methods({m: {k: means[m][k] for k in mets} for m in field}, metric_directions(mets))
+            line.append(", ".join(f"{m} {avg[m]:.2f}" for m in sorted(avg, key=avg.get)))
+        out.append(f"- {c}: {line[0]}; {line[1]}")
+    text = "\n".join(out) + "\n"
+    (args.out / "selection.md").write_text(text)
+    print(text)
+    return 0
+
+
 def _better(x: float, y: float, metric: str) -> bool:
     d = getattr(METRICS.get(metric), "direction", "higher")
     if d == "lower":
@@ -203,6 +300,24 @@ def summary(rows: list[dict[str, object]]) -> str:
                               ("mfif-gan-lite-hybrid", "quadtree"), ("mfif-gan-lite-hybrid", "mfif-gan-lite"))]
             cells.append("/".join(map(str, c)))
         out.append(f"| {s} ({len(rs)}) | " + " | ".join(cells) + " |")
+    from scipy.stats import spearmanr
+
+    feats = ["area", "jpeg_block", "flat", "dis_qt", "dis_qt_band", "dis_qt_small", "wrong_qt", "soft_unsure"]
+    out += ["", f"Spearman correlation over all {len(rows)} pairs between a pair's statistic and the default's "
+            "advantage over Quadtree on a metric (positive: the default does relatively better where the "
+            "statistic is larger):", "", "| statistic | " + " | ".join(TOOLBOX) + " |", "|---|" + "---|" * len(TOOLBOX)]
+    for f in feats:
+        x = [float(r["h"]) * float(r["w"]) if f == "area" else float(r[f]) for r in rows]
+        cells = []
+        for k in TOOLBOX:
+            sign = -1.0 if getattr(METRICS.get(k), "direction", "higher") == "lower" else 1.0
+            if getattr(METRICS.get(k), "direction", "higher") == "zero":
+                adv = [abs(float(r[f"quadtree:{k}"])) - abs(float(r[f"mfif-gan-lite:{k}"])) for r in rows]
+            else:
+                adv = [sign * (float(r[f"mfif-gan-lite:{k}"]) - float(r[f"quadtree:{k}"])) for r in rows]
+            rho = spearmanr(x, adv).statistic if len(rows) > 2 else float("nan")
+            cells.append(f"{rho:+.2f}")
+        out.append(f"| {f} | " + " | ".join(cells) + " |")
     return "\n".join(out) + "\n"
 
 

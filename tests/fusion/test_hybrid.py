@@ -80,3 +80,18 @@ def test_hybrid_stacks_are_the_lite_stacks() -> None:
     r = mfif.fuse([a, b, c], method="mfif-gan-lite-hybrid", device="cpu")
     ref = mfif.fuse([a, b, c], method="mfif-gan-lite", device="cpu")
     np.testing.assert_array_equal(r.fused, ref.fused)
+
+
+def test_protect_keeps_the_network_decision_near_its_boundary() -> None:
+    from mfif.metrics.reference import boundary_band
+
+    a, b = _pair()
+    fm = np.zeros(a.shape[:2], np.float32)
+    fm[:, :30] = 1.0  # the network's boundary 6 px right of the true one
+    net = remove_small_regions(fm > 0.5).astype(np.float32)
+    band = boundary_band(net, 8)
+    d0 = hybrid_decision(fm, a, b, gate=0.5, protect=0)
+    d8 = hybrid_decision(fm, a, b, gate=0.5, protect=8)
+    assert (d0[band] != net[band]).any()  # unprotected: the classical measure moves the boundary
+    np.testing.assert_array_equal(d8[band], net[band])
+    np.testing.assert_array_equal(d8[~band], d0[~band])

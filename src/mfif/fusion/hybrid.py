@@ -23,6 +23,7 @@ from scipy import ndimage
 from mfif.baselines._common import gray255
 from mfif.baselines.focus_measures import laplacian_argmax
 from mfif.filters import local_sum
+from mfif.metrics.reference import boundary_band
 from mfif.postprocess.regions import remove_small_regions
 from mfif.registry import FusionResult, register_method
 
@@ -32,6 +33,8 @@ WINDOW = 15
 MEDIAN = 11
 #: |log((E_A + 1) / (E_B + 1))| above which the classical decision replaces the network's.
 GATE = 3.0
+#: Within this distance (px) of the network's boundary the network's decision is kept (0 = nowhere).
+PROTECT = 0
 
 
 def laplacian_energy_log_ratio(a: np.ndarray, b: np.ndarray, *, window: int = WINDOW) -> np.ndarray:
@@ -63,6 +66,7 @@ def hybrid_decision(
     b: np.ndarray,
     *,
     gate: float = GATE,
+    protect: int = PROTECT,
     window: int = WINDOW,
     median: int = MEDIAN,
     threshold: float = 0.5,
@@ -75,6 +79,8 @@ def hybrid_decision(
         focus_map: The network's soft map, float32 H×W in [0, 1] (1 = A in focus).
         a, b: Sources, float32 [0, 1], H×W or H×W×3 (same shape).
         gate: |log-ratio| of the Laplacian energies above which the classical decision is taken.
+        protect: Within this many px of the (small-region-cleaned) network decision's boundary the
+            network's decision is kept whatever the classical measure says (0 = off).
         window, median: The classical measure's window and its decision's median filter (odd px).
         threshold: The network map's threshold.
         ratio, connectivity: The paper's small-region removal applied to the combination.
@@ -84,7 +90,10 @@ def hybrid_decision(
     """
     lr = laplacian_energy_log_ratio(a, b, window=window)
     net = np.asarray(focus_map) > threshold
-    d = np.where(np.abs(lr) > gate, classical_decision(lr, median=median), net)
+    take = np.abs(lr) > gate
+    if protect > 0:
+        take &= ~boundary_band(remove_small_regions(net, ratio=ratio, connectivity=connectivity).astype(np.float32), protect)
+    d = np.where(take, classical_decision(lr, median=median), net)
     return remove_small_regions(d, ratio=ratio, connectivity=connectivity).astype(np.float32)
 
 
