@@ -35,6 +35,11 @@ import numpy as np
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "truth-mask": ("truth-mask", {}),
     "mfif-gan-lite": ("mfif-gan-lite", {}),
+    "lite given order": ("mfif-gan-lite", {"order": "given"}),
+    "lite --symmetric": ("mfif-gan-lite", {"symmetric": True}),
+    "lite --edge-guide auto --soft": ("mfif-gan-lite", {"edge_guide": "auto", "soft": True}),
+    "lite given order --edge-guide a --soft": ("mfif-gan-lite", {"order": "given", "edge_guide": "a", "soft": True,
+                                                                  "near": "a"}),
     "lite --soft": ("mfif-gan-lite", {"soft": True}),
     "lite --edge-guide a --soft": ("mfif-gan-lite", {"edge_guide": "a", "soft": True}),
     "lite --tta 2 --edge-guide a --soft": ("mfif-gan-lite", {"tta": 2, "edge_guide": "a", "soft": True}),
