@@ -12,7 +12,7 @@ Gaussian defocus) tiled to the requested size, float32 RGB as ``mfif fuse`` hold
 reading. Fusion: :func:`mfif.api.fuse` with the default method and its default stack strategy
 (``--strategy`` to force one; ``--align ecc`` to include the registration), one warm-up call first.
 
-Reports, as one JSON line:
+Reports two JSON lines (the second once the memory run ends):
 
 * ``seconds``: fusion time per N (same process, back to back) and ``ratio`` = time(N₂) / time(N₁)
   (the goal: ≤ 2.2 for N = 24 / 12, i.e. linear in N);
@@ -107,6 +107,7 @@ def main() -> None:
     out = dict(method=args.method, strategy=args.strategy or DEFAULT_LEARNED_STRATEGY, align=args.align,
                size=args.size, seconds=seconds, ratio=round(seconds[n2] / seconds[n1], 3),
                torch_threads=torch.get_num_threads())
+    print(json.dumps(out), flush=True)
     if args.rss_n:
         cmd = [sys.executable, os.path.abspath(__file__), "--child-rss", "--rss-n", str(args.rss_n), "--rss-size",
                args.rss_size, "--method", args.method, "--align", args.align, "--threads", str(args.threads)]
@@ -115,8 +116,7 @@ def main() -> None:
         res = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if res.returncode != 0:
             raise SystemExit(f"memory run failed: {res.stderr.strip().splitlines()[-1:]}")
-        out["rss"] = json.loads(res.stdout.strip().splitlines()[-1])
-    print(json.dumps(out))
+        print(json.dumps(dict(rss=json.loads(res.stdout.strip().splitlines()[-1]))))
 
 
 if __name__ == "__main__":
