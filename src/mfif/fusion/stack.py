@@ -35,7 +35,8 @@ from mfif.registry import FusionResult
 STRATEGIES = ("sequential", "vote")
 #: Stack strategy for registry pair methods (measured, docs/stacking.md).
 DEFAULT_PAIR_STRATEGY = "vote"
-#: Stack strategy for MFIF-GAN (measured, docs/stacking.md).
+#: Stack strategy for MFIF-GAN (measured, docs/stacking.md §Strategy and §Deep stacks: benchmark —
+#: chosen on the select half of `mfif bench stacks`, N = 5, 12, 30).
 DEFAULT_LEARNED_STRATEGY = "vote"
 
 
