@@ -228,9 +228,9 @@ def _psnr(x: np.ndarray, y: np.ndarray, sel: np.ndarray | None = None) -> float:
     d = (np.asarray(x, np.float64) - y) ** 2
     if d.ndim == 3:
         d = d.mean(axis=2)
-    mse = float(d[sel].mean()) if sel is not None else float(d.mean())
     if sel is not None and not sel.any():
         return float("nan")
+    mse = float(d[sel].mean()) if sel is not None else float(d.mean())
     return float(10 * np.log10(1.0 / max(mse, 1e-12)))
 
 
