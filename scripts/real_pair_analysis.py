@@ -31,7 +31,9 @@ pairs each method wins against another) to ``--out``.
 each ``GATE[:PROTECT]`` (and with ``--with-conf`` ``conf0.45``: the network where its map is within 0.05
 of 0 or 1, the classical decision elsewhere) are scored; it prints the metric means and each candidate's average rank among the four
 plus itself (the eight toolbox metrics and all twelve) and writes ``selection.json`` and
-``selection.md`` to ``--out``.
+``selection.md`` to ``--out``. ``--rank M1,M2,...`` only prints the average ranks of these methods per
+set from ``--bench``'s scores (8 toolbox metrics and all 12; the 12-metric ranks are those of
+scripts/rank_subset.py).
 """
 
 from __future__ import annotations

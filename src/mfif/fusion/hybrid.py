@@ -4,10 +4,10 @@
   then an 11×11 median filter of the decision (``laplacian-argmax`` with ``window=15, median_size=11``).
 * :func:`hybrid_decision` — the decision of ``mfif-gan-lite-hybrid``: the network's decision where the
   classical focus measure is not decisive, the classical decision where it is (the log-ratio of the two
-  sources' Laplacian energies exceeds :data:`GATE`), then the paper's small-region removal. On real
-  photographs the network's boundary sits a few pixels off the textured edges that the reference-free
-  metrics reward and its map drifts in low-texture regions; the classical measure is exact where there
-  is texture and meaningless where there is none (docs/real-pairs.md).
+  sources' Laplacian energies exceeds :data:`GATE`, chosen on the Lytro pairs), then the paper's
+  small-region removal. The classical measure is decisive only where there is texture. The
+  reference-free metrics reward its boundary placement there, while the known truth at the focus
+  boundary does not (docs/real-pairs.md).
 
 Swapping the sources negates the log-ratio and complements the network's map, so the combination is
 symmetric in the sources as the network's map is.
