@@ -11,7 +11,15 @@ Heavy modules (torch, the methods) are imported lazily so ``mfif --version`` sta
 
 from __future__ import annotations
 
+import os as _os
 from typing import Any
+
+# OpenMP threads that sleep while they wait instead of spinning: when another process shares the CPU
+# (batch and Dask workers, a second job), spinning threads fight it for the cores and the learned
+# methods slow down several-fold (benchmarks/contention.py, docs/speed.md). libgomp reads this once,
+# when torch is first imported, so it only takes effect when mfif is imported before torch; a value
+# set by the user wins.
+_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __version__ = "0.2.0"
 
