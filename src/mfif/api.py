@@ -83,9 +83,9 @@ def canonical_order(a: np.ndarray, b: np.ndarray) -> bool:
     Decided by :func:`mfif.fusion.order.near_source` with its classical focus map, which gives the
     other answer for (B, A) than for (A, B): both orders reach the method in the same order.
     """
-    from mfif.fusion.order import near_source
+    from mfif.fusion.order import ORDER_MAX_SIDE, near_source
 
-    return near_source(a, b) == "b"
+    return near_source(a, b, max_side=ORDER_MAX_SIDE) == "b"
 
 
 def _fuse_near_first(info: Any, imgs: list[np.ndarray], options: dict[str, Any]) -> FusionResult:

@@ -39,6 +39,10 @@ SIGMAS = (0.75, 1.5, 3.0)
 BAND = 6
 #: Long side (px) above which the pair is downscaled for the test (speed; see near_focus_score).
 MAX_SIDE = 512
+#: The same for ordering pairs with the classical map (:func:`mfif.api.canonical_order`), whose
+#: decisions were as often right at half this size (83 % vs 80 % of 120 on 256² pairs) at a quarter
+#: of the cost.
+ORDER_MAX_SIDE = 256
 
 
 def _gray(x: np.ndarray) -> np.ndarray:
@@ -113,13 +117,16 @@ def near_focus_score(
     return float(np.log(res["b"] + 1e-12) - np.log(res["a"] + 1e-12))
 
 
-def near_source(a: np.ndarray, b: np.ndarray, focus_map: np.ndarray | None = None) -> str:
+def near_source(a: np.ndarray, b: np.ndarray, focus_map: np.ndarray | None = None, *,
+                max_side: int | None = MAX_SIDE) -> str:
     """``"a"`` or ``"b"``: the near-focus source by :func:`near_focus_score`.
+
+    ``max_side``: see :func:`near_focus_score`.
 
     A score of exactly 0 (no boundary, or identical residuals) falls back to comparing content
     digests, so the answer for (B, A) is always the other letter of the answer for (A, B).
     """
-    s = near_focus_score(a, b, focus_map)
+    s = near_focus_score(a, b, focus_map, max_side=max_side)
     if s > 0:
         return "a"
     if s < 0:
