@@ -173,7 +173,7 @@ def _fuse(method: str, a: np.ndarray, b: np.ndarray, cfg: BenchConfig):  # noqa:
     from mfif.registry import get_method
 
     opts = dict(cfg.options.get(method, {}))
-    if get_method(method).needs_weights:
+    if get_method(method).accepts("device"):
         opts.setdefault("device", cfg.device)
         if method in cfg.weights:
             opts["weights"] = cfg.weights[method]

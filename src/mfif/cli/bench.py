@@ -78,10 +78,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         progress=not args.no_progress, limit=args.limit, pairs=_csv_list(args.pairs) or None, jobs=args.jobs,
     )
     n = sum(len(cfg.selected(d)) for d in datasets)
-    from mfif.fusion.pair import resolve_device
+    from mfif.models.runtime import resolve_device
 
     if "mfif-gan" in methods and args.device in ("auto", "cpu") and resolve_device(args.device).type == "cpu":
-        print("mfif: note: mfif-gan (the paper-size model) runs on the CPU here, about 30 s per 520x520 pair "
+        print("mfif: note: mfif-gan (the paper-size model) runs on the CPU here, about 16 s per 520x520 pair "
               "on 2 cores; --methods chooses the methods", file=sys.stderr)
     print(f"mfif bench: {len(methods)} methods x {n} pairs, {len(published)} published entries -> {cfg.out}", file=sys.stderr)
     result = run_bench(cfg)
