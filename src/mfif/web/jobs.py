@@ -329,7 +329,7 @@ class JobStore:
         frames, all_gray = harmonize(imgs, job.names)
         self._stage(job, f"fusing ({name})", 0.5)
         result = fuse(frames, method=name, align="none", names=job.names,
-                      **job.params.fuse_options(info.needs_weights, self.device))
+                      **job.params.fuse_options(info.accepts("device"), self.device))
         self._stage(job, "saving", 0.95)
         first = infos[0]
         if all_gray:
