@@ -3,7 +3,7 @@
 The misaligned stack: a 3-source synthetic stack (mfif.data.stacks.synthetic_stack, each source
 sharp in its own Voronoi cells) whose sources 2 and 3 are moved by a shift of a few pixels, a rotation
 of ±1° and a scale change of ±2 % (focus breathing). Thresholds: the issue asks for ≥ 35 dB PSNR
-against the ground truth; measured on this machine (scratch run, seeds 0-2): ECC 49-58 dB,
+against the ground truth; measured on this machine (a one-off run, seeds 0-2): ECC 49-58 dB,
 SIFT homography 43-55 dB per aligned source at 128 px (25-27 dB before alignment), and
 37-47 dB for the fused image (23-29 dB without alignment).
 """

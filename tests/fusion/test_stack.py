@@ -1,6 +1,6 @@
 """N-source stacks (mfif.fusion.stack) on synthetic stacks with known ground truth.
 
-Golden thresholds come from scratch measurements on this machine (docs/stacking.md §Strategy):
+Golden thresholds come from one-off measurements on this machine (docs/stacking.md §Strategy):
 laplacian-argmax used as a pair method on 128² stacks reaches 47-52 dB and ≥ 98 % depth accuracy for
 N = 3-5. On the 64² 4-source stack used here the test-only pair argmax below measured 41.4 dB /
 96.5 % depth accuracy (vote) and 41.5 dB / 96.4 % (sequential); the test-only blend without maps
