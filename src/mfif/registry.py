@@ -82,6 +82,7 @@ _REGISTRY: dict[str, MethodInfo] = {}
 # Modules that register methods when imported.
 _METHOD_MODULES = (
     "mfif.fusion.methods",
+    "mfif.fusion.hybrid",
     "mfif.baselines",
 )
 _loaded = False
@@ -142,11 +143,19 @@ def _load_all() -> None:
 
 
 def get_method(name: str) -> MethodInfo:
-    """Return the registry entry for ``name``; raises :class:`MfifError` naming the choices."""
-    _load_all()
+    """Return the registry entry for ``name``; raises :class:`MfifError` naming the choices.
+
+    The method modules are imported in order until one has registered ``name`` (the learned methods'
+    module first), so fusing with the default method does not import every classical baseline.
+    """
+    for mod in _METHOD_MODULES:
+        if name in _REGISTRY:
+            break
+        importlib.import_module(mod)
     try:
         return _REGISTRY[name]
     except KeyError:
+        _load_all()
         choices = ", ".join(sorted(_REGISTRY)) or "(none)"
         raise MfifError(f"unknown fusion method {name!r}; choose one of: {choices}") from None
 

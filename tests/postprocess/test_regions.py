@@ -47,3 +47,21 @@ def test_postprocess_disabled_keeps_islands():
     m[5, 90] = 1
     assert postprocess_map(m, enabled=False)[5, 90] == 1
     assert postprocess_map(m)[5, 90] == 0
+
+
+def test_component_removal_equals_skimage_labelling_on_random_masks():
+    """remove_small_components labels with scipy; it must find the same components as skimage's label."""
+    import numpy as np
+    from skimage.measure import label
+
+    from mfif.postprocess.regions import remove_small_components
+
+    rng = np.random.default_rng(0)
+    for _ in range(60):
+        m = rng.random((40, 50)) > rng.uniform(0.3, 0.7)
+        for conn in (1, 2):
+            for min_size in (2, 5, 20):
+                lab = label(m, connectivity=conn, background=0)
+                small = np.bincount(lab.ravel()) < min_size
+                small[0] = False
+                assert np.array_equal(m & ~small[lab], remove_small_components(m, min_size, connectivity=conn))

@@ -13,7 +13,6 @@ import numpy as np
 import torch
 
 from mfif.errors import MfifError
-from mfif.fusion.hybrid import hybrid_decision
 from mfif.fusion.pair import compose, fuse_pair
 from mfif.fusion.stack import fuse_stack_learned
 from mfif.models.generator import Generator
@@ -158,6 +157,8 @@ def mfif_gan_lite_hybrid(images: Sequence[np.ndarray], **opts: Any) -> FusionRes
         refused.append("postprocess")
     if refused:
         raise MfifError(f"mfif-gan-lite-hybrid does not take {', '.join(refused)} (hard composition of a combined map)")
+    from mfif.fusion.hybrid import hybrid_decision  # imports the classical baselines: only when used
+
     res = _fuse_learned("mfif-gan-lite", images, **opts)
     a, b = images
     dm = hybrid_decision(res.focus_map, a, b, threshold=comp.threshold, ratio=comp.min_region_ratio,

@@ -19,7 +19,6 @@ from mfif.fusion.inference import predict_focus_map_tensor, to_tensor
 from mfif.fusion.tiling import predict_focus_map_tiled
 from mfif.models.runtime import resolve_amp, resolve_device
 from mfif.options import INFERENCE_FIELDS, SOFT_CENTER, SOFT_GAIN, ComposeOptions, InferenceOptions, split_options
-from mfif.metrics.reference import boundary_band
 from mfif.postprocess import postprocess_map
 from mfif.registry import FusionResult
 
@@ -159,6 +158,8 @@ def fuse_pair(
         center = comp.soft_center if near == "a" else 1.0 - comp.soft_center
         w = soft_weights(fm, center=center, gain=comp.soft_gain)
     elif comp.soft_boundary > 0:
+        from mfif.metrics.reference import boundary_band  # the metrics package loads all twelve metrics
+
         w = np.where(boundary_band(dm, comp.soft_boundary), fm, dm)
     else:
         w = dm
