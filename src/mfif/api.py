@@ -50,14 +50,14 @@ def fuse(
     info = get_method(name)
     imgs = list(images)
     check_options(info, options, n_sources=len(imgs))
+    if order not in ("auto", "given"):
+        raise MfifError(f"order must be 'auto' or 'given', got {order!r}")
     options = {k: v for k, v in options.items() if v is not None}
     if align != "none":
         from mfif.fusion.align import align_stack
 
         imgs = align_stack(imgs, method=align)
     imgs, all_gray = harmonize(imgs, names)
-    if order not in ("auto", "given"):
-        raise MfifError(f"order must be 'auto' or 'given', got {order!r}")
     if progress is not None and info.accepts("progress"):
         options["progress"] = progress
     if info.max_inputs is not None and len(imgs) > info.max_inputs:

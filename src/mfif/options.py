@@ -24,6 +24,7 @@ This module imports nothing above :mod:`mfif.errors`.
 from __future__ import annotations
 
 import argparse
+import numbers
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, Mapping
 
@@ -82,20 +83,11 @@ class InferenceOptions:
         "order only", action=argparse.BooleanOptionalAction))
 
     def __post_init__(self) -> None:
-        t = self.tta
-        if t is True:
-            t = 4
-        elif t is False or t is None or (isinstance(t, int) and t == 0):
-            t = 1
-        if isinstance(t, bool) or not isinstance(t, int) or int(t) not in TTA_CHOICES:
-            try:
-                ok = int(t) in TTA_CHOICES and float(t) == int(t)  # numpy integers
-            except (TypeError, ValueError):
-                ok = False
-            if not ok:
-                raise MfifError(f"--tta must be False, True, 1, 2, 4 or 16, got {self.tta!r}")
-        object.__setattr__(self, "tta", int(t))
-        if not (isinstance(self.amp, bool) or self.amp == "auto" or type(self.amp).__name__ == "bool_"):
+        t = 4 if self.tta is True else 1 if self.tta is None or self.tta is False else self.tta
+        if not isinstance(t, numbers.Integral) or int(t) not in (0, *TTA_CHOICES):  # numpy integers included
+            raise MfifError(f"--tta must be False, True, 1, 2, 4 or 16, got {self.tta!r}")
+        object.__setattr__(self, "tta", max(1, int(t)))
+        if not (self.amp == "auto" or type(self.amp).__name__ in ("bool", "bool_")):
             raise MfifError(f"--amp must be True, False or 'auto', got {self.amp!r}")
         if self.tile is not None and not self.tile:
             object.__setattr__(self, "tile", None)  # 0 = one pass
@@ -173,17 +165,24 @@ class ComposeOptions:
 
     @property
     def pair_only(self) -> list[str]:
-        """Names of the options set here that only a pair can use (a stack selects one source per pixel)."""
-        out = []
-        if self.soft:
-            out.append("soft")
-        if self.soft_boundary:
-            out.append("soft_boundary")
-        if self.edge_guide is not None:
-            out.append("edge_guide")
-        if self.spread_correction is not False and self.spread_correction is not None:
-            out.append("spread_correction")
-        return out
+        """Names of the options set here that only a pair can use (:func:`pair_only_given`)."""
+        return pair_only_given({k: getattr(self, k) for k in PAIR_ONLY})
+
+
+#: Options that need one pair of sources (a stack selects one source per pixel).
+PAIR_ONLY = ("soft", "soft_boundary", "edge_guide", "spread_correction")
+
+
+def pair_only_given(options: Mapping[str, Any]) -> list[str]:
+    """The pair-only options (:data:`PAIR_ONLY`) that ``options`` turns on (not None, False or 0)."""
+    return [k for k in PAIR_ONLY if options.get(k) is not None and options[k] is not False and options[k] != 0]
+
+
+def refuse_pair_only(names: list[str], n_sources: int) -> None:
+    """Raise the one error for pair-only options (``names``, already spelled) given for ``n_sources`` > 2."""
+    if names and n_sources > 2:
+        raise MfifError(f"{', '.join(names)}: for two sources only; {n_sources} sources are fused by selecting "
+                        "one source per pixel")
 
 
 INFERENCE_FIELDS = tuple(f.name for f in fields(InferenceOptions))
@@ -207,6 +206,23 @@ def split_options(options: Mapping[str, Any]) -> tuple[InferenceOptions, Compose
     comp = ComposeOptions(**{k: given[k] for k in COMPOSE_FIELDS if k in given})
     rest = {k: v for k, v in given.items() if k not in INFERENCE_FIELDS and k not in COMPOSE_FIELDS}
     return inf, comp, rest
+
+
+def resolve_options(
+    options: Mapping[str, Any], *, inference: InferenceOptions | None = None, compose: ComposeOptions | None = None,
+    what: str = "mfif-gan",
+) -> tuple[InferenceOptions, ComposeOptions]:
+    """The two option objects of a learned call: given as objects or as flat keywords, not both.
+
+    Raises:
+        MfifError: keywords of neither dataclass (naming ``what``), or objects and keywords together.
+    """
+    inf, comp, rest = split_options(options)
+    if rest:
+        raise MfifError(f"unknown option(s) for {what}: {', '.join(sorted(rest))}")
+    if (inference is not None or compose is not None) and any(v is not None for v in options.values()):
+        raise MfifError("give either the option objects or keyword options, not both")
+    return inference or inf, compose or comp
 
 
 def flag_name(option: str) -> str:

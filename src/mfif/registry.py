@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterable, Mapping
 import numpy as np
 
 from mfif.errors import MfifError
-from mfif.options import LEARNED_OPTIONS, STACK_OPTIONS, cli_options, flag_name
+from mfif.options import LEARNED_OPTIONS, STACK_OPTIONS, cli_options, flag_name, pair_only_given, refuse_pair_only
 
 
 @dataclass
@@ -59,8 +59,6 @@ class MethodInfo:
         needs_weights: True for learned methods whose weights must be installed.
         citation: Short reference of the original paper.
         options: Names of the keyword options the method takes.
-        defaults: Option values the method uses when the caller gives none, where they differ from the
-            declared defaults of :mod:`mfif.options` (e.g. a named variant's ``tta``).
     """
 
     name: str
@@ -70,7 +68,6 @@ class MethodInfo:
     needs_weights: bool = False
     citation: str = ""
     options: frozenset[str] = frozenset()
-    defaults: Mapping[str, Any] = field(default_factory=dict)
 
     def accepts(self, option: str) -> bool:
         """True when ``option`` is one of the method's declared options."""
@@ -96,7 +93,6 @@ def register_method(
     needs_weights: bool = False,
     citation: str = "",
     options: Iterable[str] | None = None,
-    defaults: Mapping[str, Any] | None = None,
 ) -> Callable[[Callable[..., FusionResult]], Callable[..., FusionResult]]:
     """Decorator that adds a fusion function to the registry under ``name``.
 
@@ -126,7 +122,6 @@ def register_method(
             needs_weights=needs_weights,
             citation=citation,
             options=opts,
-            defaults=dict(defaults or {}),
         )
         return fn
 
@@ -169,10 +164,6 @@ def list_methods() -> list[MethodInfo]:
 #: Options with a CLI flag.
 CLI_OPTIONS = frozenset(n for n, _ in cli_options())
 
-#: Options that need one pair of sources (a stack selects one source per pixel).
-PAIR_ONLY = ("soft", "soft_boundary", "edge_guide", "spread_correction")
-
-
 def check_options(
     info: MethodInfo, options: Mapping[str, Any], *, n_sources: int | None = None, cli: bool = False
 ) -> None:
@@ -193,9 +184,6 @@ def check_options(
         if not info.needs_weights and any(k in LEARNED_OPTIONS for k in bad):
             msg += " (options of the learned methods)"
         raise MfifError(f"{msg}; it takes: {takes}")
-    if n_sources is not None and n_sources > 2:
-        pair = [k for k in PAIR_ONLY if k in given and options[k] not in (False, 0, 0.0)]
-        if pair:
-            raise MfifError(f"{', '.join(name(k) for k in pair)}: for two sources only; {n_sources} sources are fused "
-                            "by selecting one source per pixel")
+    if n_sources is not None:
+        refuse_pair_only([name(k) for k in pair_only_given(options)], n_sources)
 

@@ -19,7 +19,7 @@ from mfif.models.generator import Generator
 from mfif.models.optimize import optimize_for_inference
 from mfif.models.runtime import resolve_device
 from mfif.models.weights import installed_weights, load_generator
-from mfif.options import LEARNED_OPTIONS, split_options
+from mfif.options import LEARNED_OPTIONS, resolve_options, split_options
 from mfif.registry import FusionResult, register_method
 
 
@@ -38,9 +38,7 @@ def get_generator(name: str, weights: str | None = None, device: str | torch.dev
 
 def _fuse_learned(name: str, images: Sequence[np.ndarray], *, weights: str | None = None,
                   stack_strategy: str | None = None, progress: Any = None, **opts: Any) -> FusionResult:
-    inf, comp, rest = split_options(opts)
-    if rest:
-        raise MfifError(f"unknown option(s) for {name}: {', '.join(sorted(rest))}")
+    inf, comp = resolve_options(opts, what=name)
     model = get_generator(name, weights, inf.device)
     if len(images) == 2:
         return fuse_pair(model, images[0], images[1], inference=inf, compose_options=comp)
@@ -125,7 +123,7 @@ def _register_lite_variant(name: str, description: str, defaults: dict[str, Any]
 
     fuse.__doc__ = f"{description}. Options as :func:`mfif_gan`."
     register_method(name, description=description, max_inputs=None, needs_weights=True, citation="this project",
-                    options=LEARNED_OPTIONS, defaults=defaults)(fuse)
+                    options=LEARNED_OPTIONS)(fuse)
     _VARIANT_OF[name] = "mfif-gan-lite"
 
 

@@ -60,7 +60,10 @@ def classical_focus_map(a: np.ndarray, b: np.ndarray, *, window: int = 7, smooth
     ``d = box(lap(A)²) − box(lap(B)²)``, box-smoothed over ``smooth`` px, ``M = d > 0``: swapping the
     sources negates ``d`` exactly, so the map is complemented except where ``d == 0``.
     """
-    ga, gb = _gray(a), _gray(b)
+    return _classical_map_gray(_gray(a), _gray(b), window=window, smooth=smooth)
+
+
+def _classical_map_gray(ga: np.ndarray, gb: np.ndarray, *, window: int = 7, smooth: int = 9) -> np.ndarray:
     ea = cv2.boxFilter(cv2.Laplacian(ga, cv2.CV_32F) ** 2, -1, (window, window), normalize=True,
                        borderType=cv2.BORDER_REFLECT)
     eb = cv2.boxFilter(cv2.Laplacian(gb, cv2.CV_32F) ** 2, -1, (window, window), normalize=True,
@@ -93,7 +96,7 @@ def near_focus_score(
         The score; 0.0 when the map has no boundary (one source in focus everywhere).
     """
     ga, gb = _gray(a), _gray(b)
-    m = classical_focus_map(a, b) if focus_map is None else (np.asarray(focus_map) > 0.5).astype(np.float32)
+    m = _classical_map_gray(ga, gb) if focus_map is None else (np.asarray(focus_map) > 0.5).astype(np.float32)
     if max_side and max(ga.shape) > max_side:
         f = max_side / max(ga.shape)
         size = (max(1, round(ga.shape[1] * f)), max(1, round(ga.shape[0] * f)))

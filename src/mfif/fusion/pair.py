@@ -18,7 +18,7 @@ from mfif.errors import MfifError
 from mfif.fusion.inference import predict_focus_map_tensor, to_tensor
 from mfif.fusion.tiling import predict_focus_map_tiled
 from mfif.models.runtime import resolve_amp, resolve_device
-from mfif.options import INFERENCE_FIELDS, SOFT_CENTER, SOFT_GAIN, ComposeOptions, InferenceOptions, split_options
+from mfif.options import INFERENCE_FIELDS, SOFT_CENTER, SOFT_GAIN, ComposeOptions, InferenceOptions, resolve_options
 from mfif.postprocess import postprocess_map
 from mfif.registry import FusionResult
 
@@ -133,13 +133,7 @@ def fuse_pair(
     (:func:`mfif.postprocess.edges.snap_to_edges`, 3×3 windows) before thresholding and composition,
     which moves the boundary onto that object's edge. ``focus_map`` is then the filtered map.
     """
-    inf, comp, rest = split_options(options)
-    if rest:
-        raise MfifError(f"unknown option(s) for mfif-gan: {', '.join(sorted(rest))}")
-    if (inference is not None or compose_options is not None) and options:
-        raise MfifError("give either the option objects or keyword options, not both")
-    inf = inference or inf
-    comp = compose_options or comp
+    inf, comp = resolve_options(options, inference=inference, compose=compose_options)
     fm = predict_focus_map(model, a, b, inference=inf)
     extras: dict[str, Any] = {}
     near = comp.near if comp.near != "auto" else comp.edge_guide if comp.edge_guide in ("a", "b") else None

@@ -29,7 +29,7 @@ import numpy as np
 from scipy import ndimage
 
 from mfif.errors import MfifError
-from mfif.options import ComposeOptions, InferenceOptions, split_options
+from mfif.options import ComposeOptions, InferenceOptions, refuse_pair_only, resolve_options
 from mfif.registry import FusionResult
 
 STRATEGIES = ("sequential", "vote")
@@ -251,17 +251,11 @@ def fuse_stack_learned(
     from mfif.fusion.pair import fuse_pair, predict_focus_map
     from mfif.postprocess import postprocess_map
 
-    inf, comp, rest = split_options(options)
-    if rest:
-        raise MfifError(f"unknown option(s) for mfif-gan: {', '.join(sorted(rest))}")
-    inf = inference or inf
-    comp = compose_options or comp
+    inf, comp = resolve_options(options, inference=inference, compose=compose_options)
     strategy = stack_strategy or DEFAULT_LEARNED_STRATEGY
     imgs = _check(images, strategy)
     n = len(imgs)
-    if n > 2 and comp.pair_only:
-        raise MfifError(f"{', '.join(comp.pair_only)}: for two sources only; {n} sources are fused by selecting "
-                        "one source per pixel")
+    refuse_pair_only(comp.pair_only, n)
     tick = _ticker(progress, n - 1 if n == 2 or strategy == "sequential" else n * (n - 1) // 2)
     if n == 2 or strategy == "sequential":
         res = fuse_pair(model, imgs[0], imgs[1], inference=inf, compose_options=comp)
