@@ -6,13 +6,23 @@ Item ``i`` is a dict of float32 tensors:
 * ``"mask"``: 1×H×W in {0, 1} (1 = A in focus);
 * ``"truth"``: 3×H×W all-in-focus crop;
 * ``"sigma"``: scalar tensor, the σ used (drawn per item when a range is given);
-* ``"teacher"``: 1×H×W extra map (e.g. a teacher's soft focus map), only with ``extra_maps``.
+* ``"teacher"``: 1×H×W extra map (e.g. a teacher's soft focus map), only with ``extra_maps``;
+* ``"a_in"``, ``"b_in"``: the network's inputs when they differ from the clean ``a``/``b`` (JPEG
+  augmentation), only with ``jpeg_p`` > 0.
 
 Augmentation (``augment=True``): random crop, horizontal/vertical flips and 90° rotations. Everything
 random about item ``i`` comes from ``numpy.random.default_rng([seed, epoch, i])``, so results do not
 depend on DataLoader worker count or order; call :meth:`SyntheticPairDataset.set_epoch` each epoch to
 get new crops. The pair is synthesised on the full image and then cropped, so crop borders carry no
-padding artefacts. For GPU training use ``synthesize=False`` and
+padding artefacts.
+
+Real-photo augmentations (all off by default; each draws from its own generator
+``default_rng([seed, epoch, i, k])``, so switching one on leaves every other draw unchanged):
+``scale`` (resize image and mask by a factor drawn per item, before synthesis), ``small_regions_p``
+(add small blobs / thin strokes of the opposite class to the mask, :func:`add_small_regions`),
+``disk_p`` (pill-box instead of Gaussian defocus), ``jpeg_p`` (JPEG-compress the cropped A and B,
+returned as ``a_in``/``b_in``; ``a``/``b`` stay clean for the image loss) and ``swap_p`` (swap A and B
+and invert the mask — and a teacher map). For GPU training use ``synthesize=False`` and
 :func:`mfif.data.synthesis.synthesize_batch_torch` on the batch.
 """
 
@@ -26,7 +36,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from mfif.data.pack import Pack
-from mfif.data.synthesis import MODELS, synthesize_pair
+from mfif.data.synthesis import MODELS, add_small_regions, jpeg_roundtrip, rescale_item, synthesize_pair
 from mfif.errors import MfifError
 
 try:  # torch is a dependency of the package, but keep import errors readable
@@ -91,6 +101,18 @@ class SyntheticPairDataset(Dataset):
         extra_maps: Pack item index → H×W map of the item's full image (same shape as its mask),
             cropped, flipped and rotated exactly like the mask and returned as ``"teacher"``
             (float32). Every item of ``indices`` must have one.
+        scale: A fixed factor or a ``(lo, hi)`` range drawn uniformly per item: the image and mask
+            are resized by it before synthesis and cropping (1 = off). < 1 packs more detail into
+            each pixel, like the small real test photos.
+        small_regions_p: Probability that an item's mask gets 1..``small_regions_max`` small blobs or
+            thin strokes of the opposite class (texture-weighted placement; 0 = off).
+        small_regions_max: Largest number of shapes added to one mask.
+        disk_p: Probability that an item's defocus blur is a pill-box of radius 2σ instead of the
+            Gaussian (0 = off).
+        jpeg_p: Probability that an item's cropped A and B are JPEG-compressed (same quality for
+            both), returned as ``a_in``/``b_in`` (0 = off; then those keys are absent).
+        jpeg_quality: ``(lo, hi)`` quality range, drawn as an integer per item.
+        swap_p: Probability that A and B are swapped and the mask (and teacher map) inverted (0 = off).
     """
 
     def __init__(
@@ -111,6 +133,13 @@ class SyntheticPairDataset(Dataset):
         max_ambiguity: float | None = None,
         fixed_sigma: Mapping[int, float] | None = None,
         extra_maps: Mapping[int, np.ndarray] | None = None,
+        scale: float | tuple[float, float] = 1.0,
+        small_regions_p: float = 0.0,
+        small_regions_max: int = 4,
+        disk_p: float = 0.0,
+        jpeg_p: float = 0.0,
+        jpeg_quality: tuple[int, int] = (50, 95),
+        swap_p: float = 0.0,
     ) -> None:
         if model not in MODELS:
             raise MfifError(f"model: expected one of {', '.join(MODELS)}, got {model!r}")
@@ -156,6 +185,27 @@ class SyntheticPairDataset(Dataset):
                    if j in fixed_sigma and not (math.isfinite(float(fixed_sigma[j])) and float(fixed_sigma[j]) >= 0)]
             if bad:
                 raise MfifError(f"fixed_sigma: item {bad[0]}: must be a finite number >= 0, got {fixed_sigma[bad[0]]}")
+        lo_s, hi_s = (float(scale), float(scale)) if isinstance(scale, (int, float)) else (float(v) for v in scale)
+        if not 0 < lo_s <= hi_s:
+            raise MfifError(f"scale: expected a number > 0 or (lo, hi) with 0 < lo <= hi, got {scale}")
+        self.scale_range = (lo_s, hi_s)
+        for name, v in (("small_regions_p", small_regions_p), ("disk_p", disk_p), ("jpeg_p", jpeg_p),
+                        ("swap_p", swap_p)):
+            if not 0 <= float(v) <= 1:
+                raise MfifError(f"{name}: expected a probability in [0, 1], got {v}")
+        if small_regions_max < 1:
+            raise MfifError(f"small_regions_max: must be >= 1, got {small_regions_max}")
+        q_lo, q_hi = (int(q) for q in jpeg_quality)
+        if not 1 <= q_lo <= q_hi <= 100:
+            raise MfifError(f"jpeg_quality: expected (lo, hi) with 1 <= lo <= hi <= 100, got {jpeg_quality}")
+        if not synthesize and (disk_p > 0 or jpeg_p > 0 or swap_p > 0):
+            raise MfifError("disk_p, jpeg_p, swap_p: need synthesize=True (they act on the synthesised pair)")
+        self.small_regions_p = float(small_regions_p)
+        self.small_regions_max = int(small_regions_max)
+        self.disk_p = float(disk_p)
+        self.jpeg_p = float(jpeg_p)
+        self.jpeg_quality = (q_lo, q_hi)
+        self.swap_p = float(swap_p)
         self.extra_maps = extra_maps
         if extra_maps is not None:
             lacking = [j for j in self.indices if j not in extra_maps]
@@ -203,6 +253,20 @@ class SyntheticPairDataset(Dataset):
             extra = np.asarray(self.extra_maps[j])
             if extra.shape != m.shape:
                 raise MfifError(f"extra_maps: item {j}: map shape {extra.shape} does not match the mask {m.shape}")
+        sub = [np.random.default_rng([self.seed, self.epoch, i, k]) for k in range(1, 6)]
+        lo_s, hi_s = self.scale_range
+        if (lo_s, hi_s) != (1.0, 1.0):
+            s_f = float(sub[0].uniform(lo_s, hi_s)) if hi_s > lo_s else lo_s
+            img, m, extra = rescale_item(img, m, s_f, extra=extra)
+        if self.small_regions_p > 0 and sub[1].random() < self.small_regions_p:
+            m = add_small_regions(m, sub[1], count=int(sub[1].integers(1, self.small_regions_max + 1)), image=img)
+        kernel = "disk" if self.disk_p > 0 and sub[2].random() < self.disk_p else "gaussian"
+        quality = None
+        if self.jpeg_p > 0:
+            do_jpeg = sub[3].random() < self.jpeg_p
+            q = int(sub[3].integers(self.jpeg_quality[0], self.jpeg_quality[1] + 1))
+            quality = q if do_jpeg else None
+        swap = self.swap_p > 0 and sub[4].random() < self.swap_p
         h, w = m.shape
         c = self.crop
         if c is not None and (h < c or w < c):
@@ -229,7 +293,8 @@ class SyntheticPairDataset(Dataset):
             k = int(rng.integers(0, 4))
         out: dict[str, np.ndarray] = {"truth": img, "mask": m}
         if self.synthesize:
-            out["a"], out["b"] = synthesize_pair(img, m, sigma=sigma, model=self.model, literal=self.literal)
+            out["a"], out["b"] = synthesize_pair(img, m, sigma=sigma, model=self.model, literal=self.literal,
+                                                 kernel=kernel)
         if extra is not None:
             out["teacher"] = extra
         for key, arr in out.items():
@@ -241,7 +306,17 @@ class SyntheticPairDataset(Dataset):
             if k:
                 arr = np.rot90(arr, k)
             out[key] = np.ascontiguousarray(arr, dtype=np.float32)
-        return {**out, "sigma": sigma, "index": j}
+        if self.synthesize and self.jpeg_p > 0:
+            out["a_in"] = jpeg_roundtrip(out["a"], quality) if quality is not None else out["a"]
+            out["b_in"] = jpeg_roundtrip(out["b"], quality) if quality is not None else out["b"]
+        if swap:
+            out["mask"] = (1.0 - out["mask"]).astype(np.float32)
+            if "teacher" in out:
+                out["teacher"] = (1.0 - out["teacher"]).astype(np.float32)
+            for x, y in (("a", "b"), ("a_in", "b_in")):
+                if x in out:
+                    out[x], out[y] = out[y], out[x]
+        return {**out, "sigma": sigma, "index": j, "kernel": kernel, "jpeg_quality": quality, "swapped": swap}
 
     def __getitem__(self, i: int) -> dict[str, Any]:
         s = self.sample(i)
@@ -251,8 +326,9 @@ class SyntheticPairDataset(Dataset):
             "sigma": torch.tensor(s["sigma"], dtype=torch.float32),
         }
         if self.synthesize:
-            item["a"] = torch.from_numpy(s["a"].transpose(2, 0, 1).copy())
-            item["b"] = torch.from_numpy(s["b"].transpose(2, 0, 1).copy())
+            for key in ("a", "b", "a_in", "b_in"):
+                if key in s:
+                    item[key] = torch.from_numpy(s[key].transpose(2, 0, 1).copy())
         if "teacher" in s:
             item["teacher"] = torch.from_numpy(s["teacher"][None].copy())
         return item

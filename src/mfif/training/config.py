@@ -83,6 +83,18 @@ class TrainConfig:
         gpu_synthesis ("auto" = on
         CUDA), val_count (max validation images), val_crop (centre crop), val_sigma (None = mean of
         sigma), val_batch.
+    Real-photo augmentations of the training pairs (all off by default; validation never uses them;
+    :class:`mfif.data.dataset.SyntheticPairDataset`):
+        scale: a factor or [lo, hi] drawn per item; the image and mask are resized by it before
+            synthesis (1 = off; < 1 = finer detail per pixel, like small real photos).
+        small_regions_p, small_regions_max: probability that an item's mask gets 1..max small blobs or
+            thin strokes of the opposite class (in-focus islands, twigs), composed by the same α-matte.
+        disk_p: probability of a pill-box (radius 2σ) defocus kernel instead of the Gaussian.
+        jpeg_p, jpeg_quality: probability that the network's A and B are JPEG-compressed, at a quality
+            drawn from [lo, hi] (the image loss composes the uncompressed sources).
+        swap_p: probability that A and B are swapped and the mask inverted (far-focused source first).
+        disk_p, jpeg_p and swap_p act on the synthesised pair: they need the loader's (CPU) synthesis
+        (``gpu_synthesis: auto`` then stays off on CUDA).
     Optimisation:
         optimizer ("adam" | "adamw"), lr_g, lr_d, beta1, beta2, weight_decay, batch_size (global,
         over all processes), ema_decay (0 = no EMA; evaluation and export use the EMA weights).
@@ -144,6 +156,14 @@ class TrainConfig:
     val_crop: int = 224
     val_sigma: float | None = None
     val_batch: int = 8
+    # real-photo augmentations (off by default)
+    scale: Any = 1.0
+    small_regions_p: float = 0.0
+    small_regions_max: int = 4
+    disk_p: float = 0.0
+    jpeg_p: float = 0.0
+    jpeg_quality: Any = (50, 95)
+    swap_p: float = 0.0
     # optimisation
     optimizer: str = "adam"
     lr_g: float = 1e-4
@@ -175,9 +195,20 @@ class TrainConfig:
     # ------------------------------------------------------------------ helpers
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        if isinstance(d["sigma"], tuple):
-            d["sigma"] = list(d["sigma"])
+        for k in ("sigma", "scale", "jpeg_quality"):
+            if isinstance(d[k], tuple):
+                d[k] = list(d[k])
         return d
+
+    def augmentation_kwargs(self) -> dict[str, Any]:
+        """The real-photo augmentation keywords of :class:`~mfif.data.dataset.SyntheticPairDataset`."""
+        lo, hi = _range(self.jpeg_quality)
+        return {"scale": self.scale_range(), "small_regions_p": self.small_regions_p,
+                "small_regions_max": self.small_regions_max, "disk_p": self.disk_p, "jpeg_p": self.jpeg_p,
+                "jpeg_quality": (int(lo), int(hi)), "swap_p": self.swap_p}
+
+    def scale_range(self) -> tuple[float, float]:
+        return _range(self.scale)
 
     def generator_config(self):  # noqa: ANN201
         from mfif.models.generator import GeneratorConfig
@@ -247,6 +278,18 @@ class TrainConfig:
         lo, hi = self.noise_range()
         if not (0 <= lo <= hi <= 1):
             raise MfifError(f"config noise: expected a number in [0, 1] or [lo, hi] with 0 <= lo <= hi <= 1, got {self.noise}")
+        lo, hi = self.scale_range()
+        if not (0 < lo <= hi <= 8):
+            raise MfifError(f"config scale: expected a number in (0, 8] or [lo, hi] with 0 < lo <= hi <= 8, got {self.scale}")
+        for k in ("small_regions_p", "disk_p", "jpeg_p", "swap_p"):
+            if not 0 <= getattr(self, k) <= 1:
+                raise MfifError(f"config {k}: expected a probability in [0, 1], got {getattr(self, k)}")
+        if self.small_regions_max < 1:
+            raise MfifError(f"config small_regions_max: must be >= 1, got {self.small_regions_max}")
+        lo, hi = _range(self.jpeg_quality)
+        if not (1 <= lo <= hi <= 100 and lo == int(lo) and hi == int(hi)):
+            raise MfifError(f"config jpeg_quality: expected [lo, hi] integers with 1 <= lo <= hi <= 100, "
+                            f"got {self.jpeg_quality}")
         if self.max_minutes is not None and not self.max_minutes > 0:
             raise MfifError(f"config max_minutes: must be > 0, got {self.max_minutes}")
         if self.warmup_minutes is not None and not self.warmup_minutes >= 0:
@@ -307,7 +350,7 @@ def _coerce_value(key: str, v: Any) -> Any:
     except (TypeError, ValueError):
         raise MfifError(f"config {key}: expected {t}, got {v!r}") from None
     # Any-typed fields
-    if key in ("sigma", "noise"):
+    if key in ("sigma", "noise", "scale", "jpeg_quality"):
         if isinstance(v, (list, tuple)):
             if len(v) != 2:
                 raise MfifError(f"config {key}: expected a number or [lo, hi], got {v!r}")

@@ -146,7 +146,11 @@ class Trainer:
         # AVX512-BF16 / AMX-BF16 / Arm BF16) — the inference policy of mfif.models.runtime.resolve_amp
         self.amp = resolve_amp(cfg.amp, self.device)  # cfg.amp is True, False or "auto" (validated)
         self.channels_last = cuda if cfg.channels_last == "auto" else bool(cfg.channels_last)
-        self.gpu_synthesis = cuda if cfg.gpu_synthesis == "auto" else bool(cfg.gpu_synthesis)
+        pair_augs = cfg.disk_p > 0 or cfg.jpeg_p > 0 or cfg.swap_p > 0  # act on the pair: CPU synthesis only
+        self.gpu_synthesis = (cuda and not pair_augs) if cfg.gpu_synthesis == "auto" else bool(cfg.gpu_synthesis)
+        if self.gpu_synthesis and pair_augs:
+            raise MfifError("config gpu_synthesis: disk_p, jpeg_p and swap_p need the pairs synthesised by the "
+                            "data loader (set gpu_synthesis=auto or false)")
         self.memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
 
     def _read_resume(self, resume: str | os.PathLike[str] | None) -> tuple[Any, Any, Path] | None:
@@ -201,7 +205,7 @@ class Trainer:
         self.train_set = SyntheticPairDataset(
             source, crop=cfg.crop, model=cfg.synthesis, sigma=(lo, hi), augment=cfg.augment, seed=cfg.seed,
             indices=train_idx, length=len(train_idx) * _VIRTUAL_EPOCHS, synthesize=not self.gpu_synthesis,
-            literal=cfg.literal, fixed_sigma=fixed_sigma, extra_maps=extra_maps,
+            literal=cfg.literal, fixed_sigma=fixed_sigma, extra_maps=extra_maps, **cfg.augmentation_kwargs(),
         )
         self.plan = BatchPlan(len(train_idx), cfg.batch_size, cfg.seed, self.rank, self.world)
         self.val_batches: list[dict[str, torch.Tensor]] = []
@@ -389,6 +393,19 @@ class Trainer:
             b = b.contiguous(memory_format=torch.channels_last)
         return a, b, mask, truth
 
+    def _network_inputs(self, batch: dict[str, torch.Tensor], a: torch.Tensor,
+                        b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The network's (A, B): the JPEG-compressed sources when the loader made them, else ``a``/``b``."""
+        if "a_in" not in batch:
+            return a, b
+        nb = self.device.type == "cuda"
+        ia = batch["a_in"].to(self.device, non_blocking=nb)
+        ib = batch["b_in"].to(self.device, non_blocking=nb)
+        if self.channels_last:
+            ia = ia.contiguous(memory_format=torch.channels_last)
+            ib = ib.contiguous(memory_format=torch.channels_last)
+        return ia, ib
+
     def _teacher_batch(self, batch: dict[str, torch.Tensor]) -> torch.Tensor | None:
         """The batch's teacher maps on the device (like the mask), or None without distillation."""
         if not self.cfg.distill:
@@ -541,7 +558,8 @@ class Trainer:
         a, b, mask, truth = self._prepare(batch)
         teacher = self._teacher_batch(batch)
         target = self.target_of(mask)
-        na, nb = self.add_noise(a, b)
+        ia, ib = self._network_inputs(batch, a, b)
+        na, nb = self.add_noise(ia, ib)
         self.G.train()
         out: dict[str, float] = {}
         warm = self.in_warmup()
