@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence as _SequenceABC
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -24,7 +25,10 @@ def fuse(
     """Fuse two or more source images of one scene into one all-in-focus image.
 
     Args:
-        images: N ≥ 2 sources, float32 [0, 1], H×W or H×W×3 (gray mixed with RGB → RGB).
+        images: N ≥ 2 sources, float32 [0, 1], H×W or H×W×3 (gray mixed with RGB → RGB). A method that
+            streams (:attr:`mfif.registry.MethodInfo.streams`, e.g. ``mfif-stack``) given N > 2 frames
+            without ``align`` reads them once, one at a time, as they are: float [0, 1], uint8 or
+            uint16, from any sequence (a lazy one too).
         method: Registry name (``mfif methods`` lists them); None = :func:`default_method`.
         align: ``none``, ``ecc`` or ``homography`` — register sources to the first before fusing.
         names: Source names for error messages.
@@ -48,11 +52,22 @@ def fuse(
 
     name = method or default_method()
     info = get_method(name)
-    imgs = list(images)
-    check_options(info, options, n_sources=len(imgs))
+    if not isinstance(images, _SequenceABC):
+        images = list(images)
+    check_options(info, options, n_sources=len(images))
     if order not in ("auto", "given"):
         raise MfifError(f"order must be 'auto' or 'given', got {order!r}")
     options = {k: v for k, v in options.items() if v is not None}
+    if info.streams and align == "none" and len(images) > 2:
+        # read once, frame by frame, in the caller's dtype (module docstring of the method)
+        if progress is not None and info.accepts("progress"):
+            options["progress"] = progress
+        if names is not None and getattr(images, "names", None) is None:
+            images = _Named(images, list(names))
+        result = info.fn(images, **options)
+        result.extras.setdefault("method", name)
+        return result
+    imgs = list(images)
     if align != "none":
         from mfif.fusion.align import align_stack
 
@@ -72,6 +87,19 @@ def fuse(
         result.fused = result.fused[..., 0]
     result.extras.setdefault("method", name)
     return result
+
+
+class _Named(_SequenceABC):
+    """A sequence of frames with their names (for error messages of streaming methods)."""
+
+    def __init__(self, frames: Sequence[np.ndarray], names: list[str]) -> None:
+        self.frames, self.names = frames, names
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def __getitem__(self, k):  # noqa: ANN001, ANN204
+        return self.frames[k]
 
 
 _SOURCE_LETTER = {"a": "b", "b": "a"}

@@ -59,6 +59,9 @@ class MethodInfo:
         needs_weights: True for learned methods whose weights must be installed.
         citation: Short reference of the original paper.
         options: Names of the keyword options the method takes.
+        streams: The method reads its sources once, one at a time, and takes them as they are
+            (float [0, 1], uint8 or uint16): :func:`mfif.fuse` hands them over without converting all
+            of them to float32 first, so a stack's memory is the frames' own.
     """
 
     name: str
@@ -68,6 +71,7 @@ class MethodInfo:
     needs_weights: bool = False
     citation: str = ""
     options: frozenset[str] = frozenset()
+    streams: bool = False
 
     def accepts(self, option: str) -> bool:
         """True when ``option`` is one of the method's declared options."""
@@ -80,6 +84,7 @@ _REGISTRY: dict[str, MethodInfo] = {}
 _METHOD_MODULES = (
     "mfif.fusion.methods",
     "mfif.fusion.hybrid",
+    "mfif.fusion.stack_native",
     "mfif.baselines",
 )
 _loaded = False
@@ -93,6 +98,7 @@ def register_method(
     needs_weights: bool = False,
     citation: str = "",
     options: Iterable[str] | None = None,
+    streams: bool = False,
 ) -> Callable[[Callable[..., FusionResult]], Callable[..., FusionResult]]:
     """Decorator that adds a fusion function to the registry under ``name``.
 
@@ -122,6 +128,7 @@ def register_method(
             needs_weights=needs_weights,
             citation=citation,
             options=opts,
+            streams=streams,
         )
         return fn
 

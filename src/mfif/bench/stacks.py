@@ -126,11 +126,15 @@ def openfocus_note() -> str | None:
 
 def default_methods(*, all_classical: bool = False, openfocus: bool = True, learned: Sequence[str] = ("mfif-gan-lite",)
                     ) -> list[str]:
-    """The default method list: learned × {vote, sequential}, classical N-frame methods, openfocus."""
+    """The default method list: ``mfif-stack``, learned pair models × {vote, sequential}, classical N-frame
+    methods, openfocus."""
     from mfif.fusion.methods import has_weights
     from mfif.registry import list_methods
 
-    out = [f"{m}:{s}" for m in learned if has_weights(m) for s in LEARNED_STRATEGIES]
+    from mfif.fusion.stack_native import NAME as STACK_NATIVE, has_stack_weights
+
+    out = [STACK_NATIVE] if has_stack_weights() else []
+    out += [f"{m}:{s}" for m in learned if has_weights(m) for s in LEARNED_STRATEGIES]
     infos = [m for m in list_methods() if not m.name.startswith("_") and not m.needs_weights and m.max_inputs is None]
     names = [m.name for m in infos]
     out += names if all_classical else [m for m in FAST_CLASSICAL if m in names]

@@ -6,6 +6,7 @@ Examples::
     mfif train --config paper --pack packs/mf-voc --out runs/paper
     mfif train --resume runs/lite --out runs/lite --set steps=60000
     torchrun --nproc_per_node 4 -m mfif train --config fast --pack packs/mf-voc --out runs/fast
+    mfif train --config stack --out runs/stack --max-minutes 60   # the stack model (mfif-stack)
 """
 
 from __future__ import annotations
@@ -33,11 +34,33 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _stack_config(config: str, overrides: list[str], max_minutes: float | None, steps: int | None):  # noqa: ANN202
+    """The config of a stack-model run (a YAML with ``kind: stack``), else None (a pair-model config)."""
+    from mfif.training.config import _parse_yaml_text, resolve_config_path
+
+    p = resolve_config_path(config)
+    d = _parse_yaml_text(p.read_text(), str(p))
+    if d.get("kind") != "stack":
+        return None
+    from mfif.training.stack_trainer import load_stack_config
+
+    extra = [f"max_minutes={max_minutes}"] if max_minutes is not None else []
+    extra += [f"steps={steps}"] if steps is not None else []
+    return load_stack_config(d, [*overrides, *extra], where=str(p))
+
+
 def run(args: argparse.Namespace) -> int:
     from mfif.training.config import load_config
     from mfif.training.trainer import Trainer, config_from_checkpoint
 
     overrides = list(args.overrides)
+    if args.config and not args.resume:
+        stack = _stack_config(args.config, overrides, args.max_minutes, args.steps)
+        if stack is not None:
+            from mfif.training.stack_trainer import train_stack
+
+            print(json.dumps(train_stack(stack, args.out), indent=1, default=float))
+            return 0
     if args.pack is not None:
         overrides.append(f"pack={args.pack}")
     if args.steps is not None:
