@@ -1,23 +1,60 @@
-"""The network call of the learned methods, shared by whole-image and tiled inference.
+"""The network call of the learned methods, shared by whole-image and tiled inference, on two engines.
 
-numpy sources → 1×3×H×W tensors (gray replicated) → reflect-pad to multiples of 4 → optional
-channels-last and bf16 autocast → the generator, once or over test-time-augmented copies → crop back.
+numpy sources → 1×3×H×W arrays (gray replicated) → reflect-pad to multiples of 4 → the generator, once
+or over test-time-augmented copies (flips, shifts; both source orders with ``symmetric``) → crop back.
+The engine is chosen once per call by :func:`mfif.models.runtime.choose_engine`: torch (tensors,
+optional channels-last and bf16 autocast; GPUs, the paper model, ``amp=True``) or numpy
+(:class:`~mfif.models.numpy_net.NumpyGenerator`, float32; small networks on a CPU), which loads
+without importing torch. Both engines run the same steps in the same order.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
+from mfif.models.numpy_net import NumpyGenerator
+from mfif.models.runtime import choose_engine, resolve_amp
 from mfif.options import InferenceOptions
-from mfif.models.runtime import resolve_amp
+
+if TYPE_CHECKING:
+    import torch
+
+
+@functools.lru_cache(maxsize=8)
+def _numpy_generator(name: str, path: str | None) -> NumpyGenerator:
+    from mfif.models.weights import load_numpy_generator
+
+    return load_numpy_generator(path, name=name)
+
+
+@functools.lru_cache(maxsize=32)
+def _parameter_count(name: str, path: str | None) -> int:
+    from mfif.models.weights import parameter_count
+
+    return parameter_count(path, name=name)
+
+
+def numpy_generator_for(name: str, weights: str | None, inference: InferenceOptions) -> NumpyGenerator | None:
+    """The cached numpy generator of weights set ``name`` (or file ``weights``) when
+    :func:`~mfif.models.runtime.choose_engine` picks numpy for these options, else None (use torch).
+
+    The parameter count is read from the safetensors header, so choosing costs no weights loading.
+    """
+    path = str(weights) if weights is not None else None
+    n = _parameter_count(name, path)
+    if choose_engine(device=inference.device, amp=inference.amp, n_parameters=n) != "numpy":
+        return None
+    return _numpy_generator(name, path)
 
 
 def to_tensor(img: np.ndarray, device: torch.device) -> torch.Tensor:
     """H×W or H×W×3 float32 [0, 1] → 1×3×H×W tensor (gray replicated)."""
+    import torch
+
     t = torch.from_numpy(np.ascontiguousarray(img, dtype=np.float32))
     t = t[None, None] if t.ndim == 2 else t.permute(2, 0, 1)[None]
     if t.shape[1] == 1:
@@ -25,17 +62,37 @@ def to_tensor(img: np.ndarray, device: torch.device) -> torch.Tensor:
     return t.to(device)
 
 
-def pad_to_multiple(x: torch.Tensor, multiple: int = 4) -> tuple[torch.Tensor, tuple[int, int]]:
-    """Reflect-pad the bottom/right of N×C×H×W so H and W are multiples of ``multiple``."""
+def to_array(img: np.ndarray) -> np.ndarray:
+    """H×W or H×W×3 float32 [0, 1] → 1×3×H×W array (gray replicated), as :func:`to_tensor`."""
+    x = np.asarray(img, dtype=np.float32)
+    x = x[None, None] if x.ndim == 2 else x.transpose(2, 0, 1)[None]
+    if x.shape[1] == 1:
+        x = np.broadcast_to(x, (1, 3, *x.shape[2:]))
+    return x
+
+
+def _pad(x: Any, top: int, bottom: int, left: int, right: int, mode: str) -> Any:
+    """Pad the last two axes of a tensor or an array: ``mode`` ``"reflect"`` or ``"replicate"``."""
+    if isinstance(x, np.ndarray):
+        return np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)), mode="reflect" if mode == "reflect" else "edge")
+    import torch.nn.functional as F
+
+    return F.pad(x, (left, right, top, bottom), mode=mode)
+
+
+def pad_to_multiple(x: Any, multiple: int = 4) -> tuple[Any, tuple[int, int]]:
+    """Reflect-pad the bottom/right of N×C×H×W (tensor or array) so H and W are multiples of ``multiple``."""
     h, w = x.shape[2:]
     ph, pw = (-h) % multiple, (-w) % multiple
     if ph or pw:
         mode = "reflect" if (ph < h and pw < w) else "replicate"
-        x = F.pad(x, (0, pw, 0, ph), mode=mode)
+        x = _pad(x, 0, ph, 0, pw, mode)
     return x, (h, w)
 
 
 def _is_channels_last(model: torch.nn.Module) -> bool:
+    import torch
+
     for p in model.parameters():
         if p.ndim == 4:
             return p.is_contiguous(memory_format=torch.channels_last) and not p.is_contiguous()
@@ -56,7 +113,7 @@ def tta_copies(tta: bool | int) -> int:
     return InferenceOptions(tta=tta).tta
 
 
-def _net(model: torch.nn.Module, a: torch.Tensor, b: torch.Tensor, symmetric: bool) -> torch.Tensor:
+def _net(model: Any, a: Any, b: Any, symmetric: bool) -> Any:
     """One network call; ``symmetric``: ``0.5 + 0.5·(f(A, B) − f(B, A))`` from one batch of both orders.
 
     Swapping the sources negates the difference exactly, so the map of (B, A) is the complement of the
@@ -65,11 +122,53 @@ def _net(model: torch.nn.Module, a: torch.Tensor, b: torch.Tensor, symmetric: bo
     if not symmetric:
         return model(a, b)
     n = a.shape[0]
+    if isinstance(a, np.ndarray):
+        m = model(np.concatenate([a, b]), np.concatenate([b, a]))
+        return np.float32(0.5) + np.float32(0.5) * (m[:n] - m[n:])
+    import torch
+
     m = model(torch.cat([a, b]), torch.cat([b, a])).float()
     return 0.5 + 0.5 * (m[:n] - m[n:])
 
 
-@torch.inference_mode()
+def _flip(x: Any, dims: tuple[int, ...]) -> Any:
+    if not dims:
+        return x
+    return np.flip(x, dims) if isinstance(x, np.ndarray) else x.flip(dims)
+
+
+def predict_focus_map_array(
+    model: NumpyGenerator,
+    a: np.ndarray,
+    b: np.ndarray,
+    *,
+    tta: bool | int = False,
+    symmetric: bool = False,
+) -> np.ndarray:
+    """:func:`predict_focus_map_tensor` on the numpy engine: N×3×H×W float32 arrays in [0, 1] (any H, W)
+    → N×1×H×W float32 in [0, 1]; ``tta`` and ``symmetric`` as there (float32 only, no amp)."""
+    n_copies = tta_copies(tta)
+    if n_copies == 16:
+        h, w = a.shape[2:]
+        ms = []
+        for dy, dx in ((0, 0), (0, 2), (2, 0), (2, 2)):
+            sa, sb = a, b
+            if dy or dx:
+                mode = "reflect" if min(h, w) > 2 else "replicate"
+                sa, sb = _pad(a, dy, 0, dx, 0, mode), _pad(b, dy, 0, dx, 0, mode)
+            m = predict_focus_map_array(model, sa, sb, tta=4, symmetric=symmetric)
+            ms.append(m[:, :, dy : dy + h, dx : dx + w])
+        return np.stack(ms).mean(axis=0, dtype=np.float32)
+    a, (h, w) = pad_to_multiple(a)
+    b, _ = pad_to_multiple(b)
+    if n_copies in (2, 4):
+        ms = [_flip(_net(model, _flip(a, dims), _flip(b, dims), symmetric), dims) for dims in TTA_FLIPS[n_copies]]
+        m = np.stack(ms).mean(axis=0, dtype=np.float32)
+    else:
+        m = _net(model, a, b, symmetric)
+    return np.ascontiguousarray(m[:, :, :h, :w], dtype=np.float32)
+
+
 def predict_focus_map_tensor(
     model: torch.nn.Module,
     a: torch.Tensor,
@@ -93,6 +192,24 @@ def predict_focus_map_tensor(
     ``0.5 + 0.5·(f(A, B) − f(B, A))`` (:func:`_net`): the map no longer depends on which source is
     first (2× compute).
     """
+    import torch
+
+    with torch.inference_mode():
+        return _predict_tensor(model, a, b, amp=amp, channels_last=channels_last, tta=tta, symmetric=symmetric)
+
+
+def _predict_tensor(
+    model: torch.nn.Module,
+    a: torch.Tensor,
+    b: torch.Tensor,
+    *,
+    amp: bool | str,
+    channels_last: bool | None,
+    tta: bool | int,
+    symmetric: bool,
+) -> torch.Tensor:
+    import torch
+
     amp = resolve_amp(amp, a.device)
     n_copies = tta_copies(tta)
     if n_copies == 16:
@@ -104,10 +221,9 @@ def predict_focus_map_tensor(
             sa, sb = a, b
             if dy or dx:
                 mode = "reflect" if min(h, w) > 2 else "replicate"
-                sa = F.pad(a, (dx, 0, dy, 0), mode=mode)
-                sb = F.pad(b, (dx, 0, dy, 0), mode=mode)
-            m = predict_focus_map_tensor(model, sa, sb, amp=amp, channels_last=channels_last, tta=4,
-                                         symmetric=symmetric)
+                sa = _pad(a, dy, 0, dx, 0, mode)
+                sb = _pad(b, dy, 0, dx, 0, mode)
+            m = _predict_tensor(model, sa, sb, amp=amp, channels_last=channels_last, tta=4, symmetric=symmetric)
             ms.append(m[:, :, dy : dy + h, dx : dx + w])
         return torch.stack(ms).mean(dim=0)
     a, (h, w) = pad_to_multiple(a)

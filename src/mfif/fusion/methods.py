@@ -7,26 +7,30 @@ Weights are loaded once per (name, path, device) and cached. Pairs go through
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
-import torch
 
 from mfif.errors import MfifError
+from mfif.fusion.inference import numpy_generator_for
 from mfif.fusion.pair import compose, fuse_pair
-from mfif.fusion.stack import fuse_stack_learned
-from mfif.models.generator import Generator
-from mfif.models.optimize import optimize_for_inference
-from mfif.models.runtime import resolve_device
+from mfif.models.runtime import cuda_available, resolve_device
 from mfif.models.weights import installed_weights, load_generator
 from mfif.options import LEARNED_OPTIONS, resolve_options, split_options
 from mfif.registry import FusionResult, register_method
+
+if TYPE_CHECKING:
+    import torch
+
+    from mfif.models.generator import Generator
 
 
 @lru_cache(maxsize=8)
 def _cached(name: str, path: str | None, device: str) -> Generator:
     # BN folded into the convolutions + channels-last weights: same function, ~1.7x faster on CPU
     # (benchmarks/infer_speed.py --optimize; see docs/speed.md).
+    from mfif.models.optimize import optimize_for_inference
+
     return optimize_for_inference(load_generator(path, name=name, device=device))
 
 
@@ -39,9 +43,12 @@ def get_generator(name: str, weights: str | None = None, device: str | torch.dev
 def _fuse_learned(name: str, images: Sequence[np.ndarray], *, weights: str | None = None,
                   stack_strategy: str | None = None, progress: Any = None, **opts: Any) -> FusionResult:
     inf, comp = resolve_options(opts, what=name)
-    model = get_generator(name, weights, inf.device)
+    # small networks on a CPU run in numpy, without importing torch (mfif.models.runtime.choose_engine)
+    model = numpy_generator_for(name, weights, inf) or get_generator(name, weights, inf.device)
     if len(images) == 2:
         return fuse_pair(model, images[0], images[1], inference=inf, compose_options=comp)
+    from mfif.fusion.stack import fuse_stack_learned
+
     return fuse_stack_learned(model, list(images), stack_strategy=stack_strategy, inference=inf, compose_options=comp,
                               progress=progress)
 
@@ -91,7 +98,7 @@ def default_method() -> str:
     """
     full = bool(installed_weights("mfif-gan"))
     lite = bool(installed_weights("mfif-gan-lite"))
-    if full and torch.cuda.is_available():
+    if full and cuda_available():
         return "mfif-gan"
     if lite:
         return "mfif-gan-lite"

@@ -1,7 +1,7 @@
 """MFIF-GAN inference for one pair (paper §3.3, §4.1.2).
 
-Steps: sources → torch N×3×H×W → reflect-pad to multiples of 4 → generator → crop back → soft focus
-map → threshold 0.5 → small-region removal (map and complement, 0.001·H·W, 4-connectivity) →
+Steps: sources → N×3×H×W (torch tensors, or numpy arrays on the numpy engine) → reflect-pad to
+multiples of 4 → generator → crop back → soft focus map → threshold 0.5 → small-region removal (map and complement, 0.001·H·W, 4-connectivity) →
 F = A·M + B·(1−M). Gray sources are replicated to three channels for the network; the fused image
 stays gray. The network call itself is :mod:`mfif.fusion.inference`; the options are the declared
 :class:`~mfif.options.InferenceOptions` and :class:`~mfif.options.ComposeOptions`.
@@ -9,18 +9,21 @@ stays gray. The network call itself is :mod:`mfif.fusion.inference`; the options
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from mfif.errors import MfifError
-from mfif.fusion.inference import predict_focus_map_tensor, to_tensor
+from mfif.fusion.inference import predict_focus_map_array, predict_focus_map_tensor, to_array, to_tensor
 from mfif.fusion.tiling import predict_focus_map_tiled
+from mfif.models.numpy_net import NumpyGenerator
 from mfif.models.runtime import resolve_amp, resolve_device
 from mfif.options import INFERENCE_FIELDS, SOFT_CENTER, SOFT_GAIN, ComposeOptions, InferenceOptions, resolve_options
 from mfif.postprocess import postprocess_map
 from mfif.registry import FusionResult
+
+if TYPE_CHECKING:
+    import torch
 
 
 def _inference(inference: InferenceOptions | None, options: dict[str, Any]) -> InferenceOptions:
@@ -35,7 +38,7 @@ def _inference(inference: InferenceOptions | None, options: dict[str, Any]) -> I
 
 
 def predict_focus_map(
-    model: torch.nn.Module,
+    model: torch.nn.Module | NumpyGenerator,
     a: np.ndarray,
     b: np.ndarray,
     *,
@@ -45,7 +48,8 @@ def predict_focus_map(
     """Soft focus map of a pair.
 
     Args:
-        model: A generator in eval mode.
+        model: A generator in eval mode, or a :class:`~mfif.models.numpy_net.NumpyGenerator` (then
+            ``device``, ``amp`` and ``channels_last`` do not apply: it computes in float32 on the CPU).
         a, b: Sources, float32 [0, 1], H×W or H×W×3 (same shape).
         inference: The inference options, or give them as keywords (``device``, ``amp``,
             ``channels_last``, ``tile``, ``tile_overlap``, ``tta``, ``symmetric``;
@@ -57,6 +61,11 @@ def predict_focus_map(
         float32 H×W in [0, 1], 1 = A in focus.
     """
     opt = _inference(inference, options)
+    if isinstance(model, NumpyGenerator):
+        if opt.tile:
+            return predict_focus_map_tiled(model, a, b, tile=opt.tile, overlap=opt.tile_overlap, symmetric=opt.symmetric)
+        m = predict_focus_map_array(model, to_array(a), to_array(b), tta=opt.tta, symmetric=opt.symmetric)
+        return m[0, 0]
     dev = resolve_device(opt.device)
     amp = resolve_amp(opt.amp, dev)
     model = model.to(dev)
@@ -98,7 +107,7 @@ def compose(a: np.ndarray, b: np.ndarray, decision: np.ndarray) -> np.ndarray:
 
 
 def fuse_pair(
-    model: torch.nn.Module,
+    model: torch.nn.Module | NumpyGenerator,
     a: np.ndarray,
     b: np.ndarray,
     *,

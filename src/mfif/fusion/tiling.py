@@ -23,13 +23,18 @@ measured differences are in docs/stacking.md §Tiling.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
-import torch
 
 from mfif.errors import MfifError
-from mfif.fusion.inference import predict_focus_map_tensor, to_tensor
+from mfif.fusion.inference import predict_focus_map_array, predict_focus_map_tensor, to_array, to_tensor
+from mfif.models.numpy_net import NumpyGenerator
 from mfif.models.runtime import resolve_device
 from mfif.options import InferenceOptions
+
+if TYPE_CHECKING:
+    import torch
 
 #: Context pixels when the model's depth is unknown (covers the paper's 9-block generator).
 DEFAULT_OVERLAP = 88
@@ -41,7 +46,7 @@ def _round4(x: int) -> int:
     return int(-(-int(x) // 4) * 4)
 
 
-def receptive_radius(model: torch.nn.Module) -> int | None:
+def receptive_radius(model: Any) -> int | None:
     """Theoretical receptive-field radius in pixels of a :class:`~mfif.models.generator.Generator`.
 
     ``15 + 8·n_blocks`` (measured as the gradient support of one output pixel with SE off, the
@@ -56,7 +61,7 @@ def receptive_radius(model: torch.nn.Module) -> int | None:
     return 15 + 8 * int(nb) + head  # each 3×3 conv of a refinement head adds one pixel
 
 
-def default_overlap(model: torch.nn.Module) -> int:
+def default_overlap(model: Any) -> int:
     """Receptive-field radius rounded up to a multiple of 4, else :data:`DEFAULT_OVERLAP`."""
     r = receptive_radius(model)
     return DEFAULT_OVERLAP if r is None else _round4(r)
@@ -89,7 +94,7 @@ def tile_grid(h: int, w: int, tile: int, overlap: int) -> list[tuple[slice, slic
 
 
 def predict_focus_map_tiled(
-    model: torch.nn.Module,
+    model: torch.nn.Module | NumpyGenerator,
     a: np.ndarray,
     b: np.ndarray,
     *,
@@ -103,7 +108,9 @@ def predict_focus_map_tiled(
     """Soft focus map of a pair, computed tile by tile.
 
     Args:
-        model: A generator in eval mode (already on ``device``).
+        model: A generator in eval mode (already on ``device``), or a
+            :class:`~mfif.models.numpy_net.NumpyGenerator` (CPU, float32; ``device``, ``amp`` and
+            ``channels_last`` do not apply).
         a, b: Sources, float32 [0, 1], H×W or H×W×3, same shape.
         tile: Core size in pixels (rounded up to a multiple of 4; ≥ 16).
         overlap: Context pixels around each core (rounded up to a multiple of 4); None =
@@ -125,9 +132,14 @@ def predict_focus_map_tiled(
     overlap = default_overlap(model) if overlap is None else int(overlap)
     if a.shape != b.shape:
         raise MfifError(f"tiled inference: source shapes differ ({a.shape} vs {b.shape})")
-    dev = resolve_device(device)
     h, w = a.shape[:2]
     out = np.empty((h, w), np.float32)
+    if isinstance(model, NumpyGenerator):
+        for wy, wx, cy, cx in tile_grid(h, w, int(tile), overlap):
+            m = predict_focus_map_array(model, to_array(a[wy, wx]), to_array(b[wy, wx]), symmetric=symmetric)
+            out[wy.start + cy.start : wy.start + cy.stop, wx.start + cx.start : wx.start + cx.stop] = m[0, 0, cy, cx]
+        return out
+    dev = resolve_device(device)
     for wy, wx, cy, cx in tile_grid(h, w, int(tile), overlap):
         ta = to_tensor(a[wy, wx], dev)
         tb = to_tensor(b[wy, wx], dev)

@@ -4,6 +4,10 @@ A weights set is one file ``NAME.safetensors`` or shards ``NAME-00001-of-00003.s
 ≤ ``shard_mib`` MiB) in one folder. Every file carries the metadata key ``mfif_config`` (JSON of
 :class:`~mfif.models.generator.GeneratorConfig`) plus free-form provenance keys.
 Shipped weights live in the package folder ``mfif/weights/``.
+
+Importing this module does not import torch: :func:`load_numpy_generator` reads a weights set into the
+torch-free :class:`~mfif.models.numpy_net.NumpyGenerator` (the CPU path of small networks); torch is
+imported by the functions that build or write torch modules.
 """
 
 from __future__ import annotations
@@ -13,13 +17,17 @@ import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from mfif.errors import MfifError
 from mfif.io import publish
-from mfif.models.generator import Generator, GeneratorConfig
+
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
+
+    from mfif.models.generator import Generator, GeneratorConfig
+    from mfif.models.numpy_net import NumpyGenerator
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 _SHARD_RE = re.compile(r"^(?P<name>.+)-(?P<i>\d{5})-of-(?P<n>\d{5})\.safetensors$")
@@ -66,14 +74,23 @@ def state_mismatch(
 
 def read_state(path: str | os.PathLike[str] | list[Path]) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """Read a (possibly sharded) safetensors weights set into a state dict and its metadata."""
+    return _read(path, "pt")
+
+
+def read_state_numpy(path: str | os.PathLike[str] | list[Path]) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """:func:`read_state` as numpy arrays (stored dtypes), without importing torch."""
+    return _read(path, "numpy")
+
+
+def _read(path: str | os.PathLike[str] | list[Path], framework: str) -> tuple[dict[str, Any], dict[str, str]]:
     from safetensors import SafetensorError, safe_open
 
     files = path if isinstance(path, list) else _resolve(path)
-    state: dict[str, torch.Tensor] = {}
+    state: dict[str, Any] = {}
     meta: dict[str, str] = {}
     for f in files:
         try:
-            with safe_open(str(f), framework="pt") as fh:
+            with safe_open(str(f), framework=framework) as fh:
                 meta.update(fh.metadata() or {})
                 for k in fh.keys():
                     state[k] = fh.get_tensor(k)
@@ -82,6 +99,62 @@ def read_state(path: str | os.PathLike[str] | list[Path]) -> tuple[dict[str, tor
         except Exception as exc:  # safetensors raises various types for garbage input
             raise MfifError(f"{f}: not a valid safetensors weights file ({type(exc).__name__})") from None
     return state, meta
+
+
+def parameter_count(path: str | os.PathLike[str] | None = None, *, name: str = "mfif-gan") -> int:
+    """Number of learned parameters of a weights set, from the safetensors headers alone (no tensor is
+    read; BatchNorm running statistics and counters are not parameters).
+
+    Raises:
+        MfifError: as :func:`load_numpy_generator`.
+    """
+    from safetensors import safe_open
+
+    files, _ = _files(path, name)
+    n = 0
+    for f in files:
+        try:
+            with safe_open(str(f), framework="numpy") as fh:
+                for k in fh.keys():
+                    if "running_" in k or k.endswith("num_batches_tracked"):
+                        continue
+                    size = 1
+                    for d in fh.get_slice(k).get_shape():
+                        size *= int(d)
+                    n += size
+        except Exception as exc:  # safetensors raises various types for garbage input
+            raise MfifError(f"{f}: not a valid safetensors weights file ({type(exc).__name__})") from None
+    return n
+
+
+def _files(path: str | os.PathLike[str] | None, name: str) -> tuple[list[Path], str]:
+    """The files of a weights set (``path``, or the shipped set ``name``) and the name for messages."""
+    if path is None:
+        files = installed_weights(name)
+        if not files:
+            raise MfifError(
+                f"no trained weights installed for {name!r}; pass --weights PATH (a .safetensors file "
+                f"or folder), or use another method (see 'mfif methods')"
+            )
+        return files, str(files[0])
+    return _resolve(path), str(path)
+
+
+def load_numpy_generator(path: str | os.PathLike[str] | None = None, *, name: str = "mfif-gan") -> NumpyGenerator:
+    """A weights set as the torch-free :class:`~mfif.models.numpy_net.NumpyGenerator` (float32, eval mode).
+
+    Args:
+        path: As :func:`load_generator`; None = the shipped set ``name``.
+        name: Name of the shipped weights set.
+
+    Raises:
+        MfifError: no weights installed, file unreadable, or tensors that do not fit the generator.
+    """
+    from mfif.models.numpy_net import numpy_generator_from_state
+
+    files, where = _files(path, name)
+    state, meta = read_state_numpy(files)
+    return numpy_generator_from_state(state, meta, where=where)
 
 
 def load_generator(
@@ -102,18 +175,10 @@ def load_generator(
     Raises:
         MfifError: no weights installed, file unreadable, or tensors that do not fit the architecture.
     """
-    if path is None:
-        files = installed_weights(name)
-        if not files:
-            raise MfifError(
-                f"no trained weights installed for {name!r}; pass --weights PATH (a .safetensors file "
-                f"or folder), or use another method (see 'mfif methods')"
-            )
-        state, meta = read_state(files)
-        where = str(files[0])
-    else:
-        state, meta = read_state(path)
-        where = str(path)
+    from mfif.models.generator import Generator, GeneratorConfig
+
+    files, where = _files(path, name)
+    state, meta = read_state(files)
     if config is None:
         config = GeneratorConfig.from_dict(json.loads(meta["mfif_config"])) if "mfif_config" in meta else GeneratorConfig()
     # Branch batching only changes BN statistics in training; in eval mode both are identical and the
@@ -137,7 +202,7 @@ def save_generator(
     model: Generator,
     path: str | os.PathLike[str],
     *,
-    dtype: torch.dtype = torch.float16,
+    dtype: torch.dtype | None = None,
     shard_mib: float = 15.0,
     metadata: dict[str, Any] | None = None,
 ) -> list[Path]:
@@ -146,15 +211,18 @@ def save_generator(
     Args:
         model: The generator.
         path: Target ``NAME.safetensors``; shards are named ``NAME-0000k-of-0000n.safetensors``.
-        dtype: Storage type of floating tensors (fp16 halves the size; BN counters stay int64).
+        dtype: Storage type of floating tensors; None = ``torch.float16`` (half the size; BN counters
+            stay int64).
         shard_mib: Maximum shard size.
         metadata: Extra string metadata (provenance).
 
     Returns:
         The written files.
     """
+    import torch
     from safetensors.torch import save_file
 
+    dtype = torch.float16 if dtype is None else dtype
     p = Path(path)
     if p.suffix != ".safetensors":
         p = p.with_suffix(".safetensors")

@@ -9,7 +9,6 @@ newer ``max_size`` argument is inclusive, an off-by-one trap).
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
 
 
 def binarize(focus_map: np.ndarray, *, threshold: float = 0.5) -> np.ndarray:
@@ -19,11 +18,15 @@ def binarize(focus_map: np.ndarray, *, threshold: float = 0.5) -> np.ndarray:
 
 def remove_small_components(mask: np.ndarray, min_size: float, *, connectivity: int = 1) -> np.ndarray:
     """Drop connected foreground components with fewer than ``min_size`` pixels (bool H x W in and out)."""
-    # scipy's labelling with the 4- or 8-neighbour structure finds the same components as
+    # OpenCV's labelling with 4 or 8 neighbours finds the same components as
     # skimage.measure.label(connectivity=1|2) (only the numbering may differ, and only sizes are used);
-    # scipy.ndimage is loaded anyway, skimage.measure would add ~0.1 s to every CLI start
-    lab, _ = ndimage.label(mask, structure=ndimage.generate_binary_structure(2, connectivity))
-    if lab.max() == 0:
+    # OpenCV is loaded anyway, scipy.ndimage would add ~0.25 s and skimage.measure ~0.1 s to a CLI start
+    import cv2
+
+    mask = np.ascontiguousarray(mask, dtype=bool)
+    n, lab = cv2.connectedComponents(mask.view(np.uint8), connectivity=4 if connectivity == 1 else 8,
+                                     ltype=cv2.CV_32S)
+    if n <= 1:
         return mask
     counts = np.bincount(lab.ravel())
     small = counts < min_size
@@ -63,6 +66,8 @@ def grow_shrink(decision: np.ndarray, k: int) -> np.ndarray:
     if k == 0:
         return d
     r = abs(int(k))
+    from scipy import ndimage
+
     yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
     disk = (xx * xx + yy * yy) <= r * r
     if k > 0:
