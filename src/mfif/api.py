@@ -29,7 +29,8 @@ def fuse(
             streams (:attr:`mfif.registry.MethodInfo.streams`, e.g. ``mfif-stack``) given N > 2 frames
             without ``align`` reads them once, one at a time, as they are: float [0, 1], uint8 or
             uint16, from any sequence (a lazy one too).
-        method: Registry name (``mfif methods`` lists them); None = :func:`default_method`.
+        method: Registry name (``mfif methods`` lists them); None = :func:`default_method` for the number
+            of sources (``mfif-stack`` for N > 2 when its weights are installed).
         align: ``none``, ``ecc`` or ``homography`` — register sources to the first before fusing.
         names: Source names for error messages.
         order: Pairs only. ``"auto"``: the result does not depend on which source comes first — the
@@ -50,10 +51,10 @@ def fuse(
     """
     from mfif.fusion.methods import default_method
 
-    name = method or default_method()
-    info = get_method(name)
     if not isinstance(images, _SequenceABC):
         images = list(images)
+    name = method or default_method(len(images), [k for k, v in options.items() if v is not None])
+    info = get_method(name)
     check_options(info, options, n_sources=len(images))
     if order not in ("auto", "given"):
         raise MfifError(f"order must be 'auto' or 'given', got {order!r}")

@@ -344,8 +344,10 @@ def _exif_from_tiff(p: Path) -> bytes | None:
 EXIF_IFD0_TAGS = (0x010F, 0x0110, 0x0112, 0x0131, 0x0132, 0x013B, 0x8298)
 
 
-def read_frames(path: str | os.PathLike[str], *, tiff_axes: str | None = None) -> list[tuple[np.ndarray, ImageInfo]]:
-    """Read an image file as a list of frames, each float32 [0, 1].
+def read_frames(path: str | os.PathLike[str], *, tiff_axes: str | None = None,
+                native: bool = False) -> list[tuple[np.ndarray, ImageInfo]]:
+    """Read an image file as a list of frames, each float32 [0, 1] (or, with ``native``, as stored when 8 or
+    16 bits per sample: uint8 / uint16 arrays, 1/4 and 1/2 of the float32 memory).
 
     A photo (JPEG, PNG, BMP, single-page TIFF, RAW, HEIC) gives one frame; a multi-page TIFF z-stack
     (ImageJ hyperstack, OME-TIFF or plain pages) gives one frame per focal plane, in stored order,
@@ -356,6 +358,7 @@ def read_frames(path: str | os.PathLike[str], *, tiff_axes: str | None = None) -
         tiff_axes: The TIFF's axes in stored order when its metadata are ambiguous, one tifffile letter
             per axis of the stored (squeezed) shape: ``Z`` frames, ``Y``/``X`` rows/columns, ``S``
             colour samples (e.g. ``ZYX``, ``ZYXS``, ``SYX`` for one planar RGB image).
+        native: Keep uint8 and uint16 samples as they are (other sample types become float32).
 
     Returns:
         ``[(image, info), ...]``: images H x W or H x W x 3 float32 in [0, 1]; ``info.frame`` /
@@ -371,14 +374,14 @@ def read_frames(path: str | os.PathLike[str], *, tiff_axes: str | None = None) -
     if p.is_dir():
         raise MfifError(f"{p}: is a directory, expected an image file")
     try:
-        return _read_frames(p, tiff_axes)
+        return _read_frames(p, tiff_axes, native)
     except MemoryError:
         raise MfifError(f"{p}: too large to read into memory") from None
     except OSError as exc:
         raise MfifError(f"{p}: cannot read ({exc.strerror or type(exc).__name__})") from None
 
 
-def _read_frames(p: Path, tiff_axes: str | None) -> list[tuple[np.ndarray, ImageInfo]]:
+def _read_frames(p: Path, tiff_axes: str | None, native: bool = False) -> list[tuple[np.ndarray, ImageInfo]]:
     suffix = p.suffix.lower()
     exif = icc = None
     meta: dict[str, Any] = {}
@@ -417,7 +420,10 @@ def _read_frames(p: Path, tiff_axes: str | None) -> list[tuple[np.ndarray, Image
         if arr.ndim == 3 and arr.shape[2] == 1:
             arr = arr[..., 0]
         arr, had_alpha = _drop_alpha(arr, p) if k == 0 else _drop_alpha_quiet(arr)
-        img, depth = _to_float(np.ascontiguousarray(arr), p)
+        if native and arr.dtype in (np.uint8, np.uint16):
+            img, depth = np.ascontiguousarray(arr), 8 if arr.dtype == np.uint8 else 16
+        else:
+            img, depth = _to_float(np.ascontiguousarray(arr), p)
         out.append((img, ImageInfo(
             path=p,
             bit_depth=depth,

@@ -39,10 +39,10 @@ def fusion_kwargs(args: argparse.Namespace, *, n_sources: int | None = None) -> 
     from mfif.options import AMP_DEFAULTS, LEARNED_OPTIONS, split_options
     from mfif.registry import check_options, get_method
 
-    name = args.method or default_method()
-    info = get_method(name)
     kw = given_cli_options(args)
     kw.update(weights=args.weights, stack_strategy=getattr(args, "stack_strategy", None))
+    name = args.method or default_method(n_sources or 2, [k for k, v in kw.items() if v is not None])
+    info = get_method(name)
     check_options(info, kw, n_sources=n_sources, cli=True)
     kw = {k: v for k, v in kw.items() if v is not None}
     if info.accepts("amp"):
@@ -135,12 +135,17 @@ def check_paths(inputs: list[Path], outputs: dict[str, Path]) -> None:
                                 "give different outputs")
 
 
-def load_sources(sources: list[Path], *, tiff_axes: str | None = None, progress: bool = False):  # noqa: ANN201
+def load_sources(sources: list[Path], *, tiff_axes: str | None = None, progress: bool = False,  # noqa: ANN201
+                 native: bool = False):
     """Read every source file as frames (a TIFF z-stack gives several).
 
+    Args:
+        native: Keep 8- and 16-bit frames as uint8 / uint16 (:func:`mfif.io.read_frames`); see
+            :func:`to_float_frames`.
+
     Returns:
-        ``(images, infos, names)``: float32 [0, 1] frames, their :class:`~mfif.io.ImageInfo`, and names
-        for messages (``file`` or ``file[frame k]``).
+        ``(images, infos, names)``: float32 [0, 1] frames (or as stored, with ``native``), their
+        :class:`~mfif.io.ImageInfo`, and names for messages (``file`` or ``file[frame k]``).
 
     Raises:
         MfifError: an unreadable file, or fewer than two frames in all.
@@ -158,7 +163,7 @@ def load_sources(sources: list[Path], *, tiff_axes: str | None = None, progress:
 
                 bar = tqdm(total=len(sources), initial=k, desc="reading", unit="file", file=sys.stderr, leave=False)
             tif = Path(s).suffix.lower() in (".tif", ".tiff")
-            for img, info in read_frames(s, tiff_axes=tiff_axes if tif else None):
+            for img, info in read_frames(s, tiff_axes=tiff_axes if tif else None, native=native):
                 imgs.append(img)
                 infos.append(info)
                 names.append(str(s) if info.n_frames == 1 else f"{s}[frame {info.frame}]")
@@ -168,6 +173,16 @@ def load_sources(sources: list[Path], *, tiff_axes: str | None = None, progress:
     if len(imgs) < 2:
         raise MfifError(f"{sources[0]}: holds one image; fusion needs at least two frames")
     return imgs, infos, names
+
+
+def to_float_frames(imgs: list[np.ndarray]) -> list[np.ndarray]:
+    """uint8 / uint16 frames → float32 [0, 1], in place, one at a time (the list is returned)."""
+    for k, im in enumerate(imgs):
+        if im.dtype == np.uint8:
+            imgs[k] = im.astype(np.float32) * np.float32(1 / 255)
+        elif im.dtype == np.uint16:
+            imgs[k] = im.astype(np.float32) * np.float32(1 / 65535)
+    return imgs
 
 
 def check_frames(imgs: list[np.ndarray], names: list[str], *, align: str = "none") -> None:
@@ -219,11 +234,18 @@ def run_fusion(sources: list[Path], out: Path, args: argparse.Namespace, *, map_
     if depth_path is not None:
         outs["--depth-map"] = output_path(depth_path)
     check_paths([Path(s) for s in sources], outs)
+    # frames are read as stored (8/16 bits); a streaming method with N > 2 (mfif-stack) takes them so,
+    # every other method gets float32 copies
     imgs, infos, names = loaded if loaded is not None else load_sources(
-        sources, tiff_axes=getattr(args, "tiff_axes", None), progress=report)
+        sources, tiff_axes=getattr(args, "tiff_axes", None), progress=report, native=True)
     check_frames(imgs, names, align=getattr(args, "align", "none"))
     z_step = _z_step(args, infos)
     kwargs = fusion_kwargs(args, n_sources=len(imgs))
+    from mfif.registry import get_method
+
+    streams = get_method(kwargs["method"]).streams and kwargs["align"] == "none" and len(imgs) > 2
+    if not streams:
+        to_float_frames(imgs)
     if report:
         h, w = imgs[0].shape[:2]
         print(f"mfif: fusing {len(imgs)} frames ({w}x{h}) with {kwargs['method']} ...", file=sys.stderr, flush=True)
@@ -234,7 +256,8 @@ def run_fusion(sources: list[Path], out: Path, args: argparse.Namespace, *, map_
     if report and len(imgs) > 2:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=None, desc="pair fusions", unit="pair", file=sys.stderr, leave=False, delay=2.0)
+        bar = tqdm(total=None, desc="frames" if streams else "pair fusions", unit="frame" if streams else "pair",
+                   file=sys.stderr, leave=False, delay=2.0)
 
     def progress(done: int, total: int) -> None:
         bar.total = total

@@ -30,7 +30,8 @@ class ModelPlugin(WorkerPlugin):
 
 
 def _warm_up(fusion_kwargs: dict[str, Any]) -> None:
-    """Fuse a tiny seeded pair with ``fusion_kwargs`` so that the method's model is loaded and cached."""
+    """Fuse a tiny seeded pair and a 3-frame stack with ``fusion_kwargs`` so that the method's model is loaded
+    and cached (with ``method`` None: the default of pairs and the default of stacks)."""
     import warnings
 
     import numpy as np
@@ -45,5 +46,6 @@ def _warm_up(fusion_kwargs: dict[str, Any]) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             fuse([a, b], **kw)
+            fuse([a, b, (a + b) / 2], **kw)
     except Exception:  # noqa: BLE001 - best effort: an item's own error is reported with the item
         pass

@@ -190,7 +190,9 @@ def run_items(
             with open_client(scheduler=args.scheduler, jobs=jobs if embedded else None, connect_timeout=timeout) as client:
                 from distributed import as_completed
 
-                client.register_plugin(make_model_plugin(kwargs, torch_threads=threads))
+                # no --method: pairs and stacks may get different defaults (mfif-stack for N > 2); warm both
+                plugin_kwargs = {**kwargs, "method": getattr(args, "method", None)}
+                client.register_plugin(make_model_plugin(plugin_kwargs, torch_threads=threads))
                 futs = {}
                 for i, out, it in todo:
                     out_abs = out.resolve()

@@ -198,6 +198,11 @@ def default_volume_overlap(method: str, *, weights: str | None = None, device: s
     from mfif.fusion import methods as fm
     from mfif.fusion.tiling import default_overlap
 
+    if method == "mfif-stack":  # same branch and decoder depth as the pair generator
+        from mfif.fusion.stack_native import _cached
+        from mfif.models.runtime import resolve_device
+
+        return default_overlap(_cached(str(weights) if weights is not None else None, str(resolve_device(device))))
     base = getattr(fm, "_VARIANT_OF", {}).get(method, method)
     return default_overlap(fm.get_generator(base, weights, device))
 
@@ -326,7 +331,7 @@ def fuse_volume(
         raise MfifError(f"volume: {x.shape[0]} frame(s); a z-stack needs at least two")
     if int(chunk) < 16:
         raise MfifError(f"--chunk {chunk}: use at least 16 pixels")
-    method = method or default_method()
+    method = method or default_method(int(x.shape[0]), [k for k, v in options.items() if v is not None and k != "align"])
     info = get_method(method)
     align = options.pop("align", "none") or "none"
     if overlap is None:

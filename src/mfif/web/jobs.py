@@ -318,7 +318,7 @@ class JobStore:
         if len(imgs) < 2:
             raise MfifError(f"{job.names[0]}: holds one image; fusion needs at least two frames")
         job.names = frame_names
-        name = job.params.method or default_method()
+        name = job.params.method or default_method(len(imgs))
         info = get_method(name)
         job.method = name
         if job.params.align != "none":
