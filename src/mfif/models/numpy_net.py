@@ -355,6 +355,8 @@ class NumpyGenerator:
             self.decoder = fold_decoder(state)
         except KeyError as exc:
             raise MfifError(f"weights do not fit the generator (missing {exc.args[0]})") from None
+        except ValueError:  # a convolution and its BatchNorm of different widths
+            raise MfifError("weights do not fit the generator (tensors of wrong shape)") from None
         self.refine: list[tuple[np.ndarray, np.ndarray]] = []
         i = 0
         while f"refine.net.{i}.weight" in state:
