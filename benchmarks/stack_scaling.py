@@ -1,24 +1,28 @@
-"""How the default learned stack fusion scales with the number of frames: time and peak memory.
+"""How stack fusion scales with the number of frames: time, the CLI end to end, and peak memory.
 
 Usage::
 
-    # the goals of docs/stacking.md §Deep stacks (openfocus's benchmark size; 3 MP frames for memory)
-    python benchmarks/stack_scaling.py --size 1783x1637 --n 12,24 --rss-n 100 --rss-size 2000x1500
+    # the goals of docs/stacking.md §Scaling (openfocus's benchmark size; 3 MP frames for memory)
+    python benchmarks/stack_scaling.py --size 1783x1637 --n 12,24 --cli-n 40 --rss-n 100 --rss-size 2000x1500
     # a reduced run
-    python benchmarks/stack_scaling.py --size 384x384 --n 12,24 --rss-n 100 --rss-size 128x128
+    python benchmarks/stack_scaling.py --size 384x384 --n 12,24 --cli-n 10 --rss-n 100 --rss-size 256x256
 
-Frames: a seeded synthetic tilted-plane focal sweep (:func:`mfif.data.stacks.focal_stack`, 256²,
-Gaussian defocus) tiled to the requested size, float32 RGB as ``mfif fuse`` holds them after
-reading. Fusion: :func:`mfif.api.fuse` with the default method and its default stack strategy
-(``--strategy`` to force one; ``--align ecc`` to include the registration), one warm-up call first.
+Frames: a seeded synthetic tilted-plane focal sweep (:func:`mfif.data.stacks.focal_stack`, 256², with
+2 % focus breathing) tiled to the requested size, 8-bit RGB (uint8) as ``mfif fuse`` now holds frames
+read from 8-bit files (``--dtype float32`` for float copies). Method: the default for stacks
+(``mfif-stack`` when installed) or ``--method`` / ``--strategy``.
 
-Reports two JSON lines (the second once the memory run ends):
+Prints JSON lines:
 
-* ``seconds``: fusion time per N (same process, back to back) and ``ratio`` = time(N₂) / time(N₁)
-  (the goal: ≤ 2.2 for N = 24 / 12, i.e. linear in N);
-* ``rss``: a fresh child process builds ``--rss-n`` frames of ``--rss-size`` and fuses them; its
-  peak resident set size (``ru_maxrss``: interpreter, torch, the frames and every temporary), the
-  frames' own size and the fusion time.
+* ``seconds``: in-process fusion time (:func:`mfif.api.fuse`, one warm-up call first) for N₁ and N₂
+  frames, and ``ratio`` = time(N₂) / time(N₁) (goal ≤ 2.2 for 24 / 12: linear in N);
+* ``cli`` (with ``--cli-n``): the frames written as PNG files to a temporary folder, then ``mfif fuse
+  FOLDER -o fused.png`` end to end (interpreter start, imports, reading, fusion, writing) without and
+  with ``--align ecc``, beside ``python -c pass`` in the same run; optionally openfocus's guided filter
+  (``--openfocus``) on the same files, through its Python API, as the reference of the same run;
+* ``rss`` (with ``--rss-n``): a fresh child process builds ``--rss-n`` uint8 frames of ``--rss-size``
+  and fuses them; its peak resident set size (``ru_maxrss``: interpreter, torch, the frames and every
+  temporary), the frames' own size and the fusion time.
 """
 
 from __future__ import annotations
@@ -29,7 +33,9 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -40,17 +46,18 @@ def parse_size(text: str) -> tuple[int, int]:
     return int(h), int(w)
 
 
-def frames(n: int, size: tuple[int, int], *, seed: int = 0) -> list[np.ndarray]:
-    """``n`` float32 H×W×3 frames: a 256² tilted-plane sweep tiled to ``size``."""
+def frames(n: int, size: tuple[int, int], *, dtype: str = "uint8", seed: int = 0) -> list[np.ndarray]:
+    """``n`` H×W×3 frames: a 256² tilted-plane sweep with 2 % breathing, tiled to ``size``."""
     from mfif.data.stacks import focal_stack
 
     h, w = size
     tile = min(256, h, w)
-    st = focal_stack(n, size=(tile, tile), depth_type="tilted", seed=seed)
+    st = focal_stack(n, size=(tile, tile), depth_type="tilted", breathing=0.02, seed=seed)
     reps = (-(-h // tile), -(-w // tile), 1)
     out = []
     for f in st.frames:
-        out.append(np.ascontiguousarray(np.tile(f, reps)[:h, :w]))
+        t = np.ascontiguousarray(np.tile(f, reps)[:h, :w])
+        out.append(np.rint(t * 255).astype(np.uint8) if dtype == "uint8" else t)
     del st
     return out
 
@@ -65,58 +72,113 @@ def fuse_time(imgs: list[np.ndarray], args: argparse.Namespace) -> float:
 
 
 def child_rss(args: argparse.Namespace) -> dict:
-    imgs = frames(args.rss_n, parse_size(args.rss_size))
+    imgs = frames(args.rss_n, parse_size(args.rss_size), dtype=args.dtype)
     frames_mib = sum(f.nbytes for f in imgs) / 2**20
     secs = fuse_time(imgs, args)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    return dict(n=args.rss_n, size=args.rss_size, frames_mib=round(frames_mib, 1), peak_rss_mib=round(peak, 1),
-                seconds=round(secs, 2))
+    return dict(n=args.rss_n, size=args.rss_size, dtype=args.dtype, frames_mib=round(frames_mib, 1),
+                peak_rss_mib=round(peak, 1), seconds=round(secs, 2))
+
+
+def _timed(cmd: list[str]) -> tuple[float, float, float, str]:
+    """Wall seconds, child CPU seconds and the child's peak RSS (MiB) of one command."""
+    code = ("import resource, subprocess, sys, time, json\n"
+            "t0 = time.perf_counter()\n"
+            f"r = subprocess.run({cmd!r}, capture_output=True, text=True)\n"
+            "wall = time.perf_counter() - t0\n"
+            "u = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+            "print(json.dumps([wall, u.ru_utime + u.ru_stime, u.ru_maxrss / 1024.0, r.returncode, r.stderr[-400:]]))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    wall, cpu, rss, rc, err = json.loads(out.stdout.strip().splitlines()[-1])
+    if rc != 0:
+        raise SystemExit(f"{' '.join(cmd)}: exit {rc}: {err}")
+    return wall, cpu, rss, err
+
+
+def cli_runs(args: argparse.Namespace) -> dict:
+    import cv2
+
+    size = parse_size(args.size)
+    out: dict = dict(n=args.cli_n, size=args.size)
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp) / "stack"
+        d.mkdir()
+        for k, f in enumerate(frames(args.cli_n, size)):
+            cv2.imwrite(str(d / f"z{k + 1:03d}.png"), f[..., ::-1], [cv2.IMWRITE_PNG_COMPRESSION, 1])
+        mfif = [sys.executable, "-m", "mfif", "fuse", str(d), "-o"]
+        method = ["--method", args.method] if args.method_given else []
+        runs = {"python -c pass": [sys.executable, "-c", "pass"],
+                "mfif fuse FOLDER": [*mfif, str(Path(tmp) / "f.png"), *method],
+                "mfif fuse FOLDER --align ecc": [*mfif, str(Path(tmp) / "fa.png"), "--align", "ecc", *method]}
+        for name, cmd in runs.items():
+            wall, cpu, rss, err = _timed(cmd)
+            out[name] = dict(wall_s=round(wall, 2), cpu_s=round(cpu, 2), peak_rss_mib=round(rss, 1))
+            if "fused" in err:
+                out[name]["says"] = [ln for ln in err.splitlines() if "fused" in ln][-1][:120]
+        if args.openfocus:
+            code = ("import sys, glob, time, cv2, numpy as np\n"
+                    "from core.multi_focus_fusion import fuse_images\n"
+                    f"fs = [cv2.imread(p).astype(np.float32) for p in sorted(glob.glob({str(d)!r} + '/*.png'))]\n"
+                    "t0 = time.perf_counter()\n"
+                    f"fuse_images(fs, algorithm={args.openfocus!r}, use_gpu=False)\n"
+                    "print(time.perf_counter() - t0)\n")
+            wall, cpu, rss, _ = _timed([sys.executable, "-c", code])
+            out[f"openfocus {args.openfocus} (python, files read in)"] = dict(
+                wall_s=round(wall, 2), cpu_s=round(cpu, 2), peak_rss_mib=round(rss, 1))
+    return out
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--size", default="384x384", help="WxH of the timed stacks (goal: 1783x1637)")
-    p.add_argument("--n", default="12,24", help="two frame counts N1,N2 (default 12,24)")
+    p.add_argument("--n", default="12,24", help="two frame counts N1,N2 (default 12,24; empty skips)")
+    p.add_argument("--cli-n", type=int, default=0, help="frames of the CLI end-to-end runs (goal: 40; 0 skips)")
+    p.add_argument("--openfocus", default=None, help="also time openfocus ALGO (e.g. guided_filter) on the CLI frames")
     p.add_argument("--rss-n", type=int, default=100, help="frames of the memory run (default 100; 0 skips it)")
     p.add_argument("--rss-size", default="128x128", help="WxH of the memory run (goal: 2000x1500, 3 MP)")
-    p.add_argument("--method", default=None, help="registry name (default: mfif's default method)")
-    p.add_argument("--strategy", default=None, help="vote or sequential (default: the method's default)")
-    p.add_argument("--align", default="none", help="none, ecc or homography")
+    p.add_argument("--dtype", default="uint8", choices=("uint8", "float32"), help="in-memory frames (default uint8)")
+    p.add_argument("--method", default=None, help="registry name (default: mfif's default for stacks)")
+    p.add_argument("--strategy", default=None, help="vote or sequential (pair methods)")
+    p.add_argument("--align", default="none", help="none, ecc or homography (in-process runs)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
     p.add_argument("--child-rss", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
-    import torch
-
     if args.threads:
+        import torch
+
         torch.set_num_threads(args.threads)
     from mfif.fusion.methods import default_method
-    from mfif.fusion.stack import DEFAULT_LEARNED_STRATEGY
 
-    args.method = args.method or default_method()
+    args.method_given = args.method is not None
+    args.method = args.method or default_method(3, ["stack_strategy"] if args.strategy else [])
     if args.child_rss:
         print(json.dumps(child_rss(args)))
         return
-    n1, n2 = (int(x) for x in args.n.split(","))
-    size = parse_size(args.size)
-    fuse_time(frames(3, (64, 64)), args)  # warm-up: model load, first-call costs
-    seconds = {}
-    for n in (n1, n2):
-        imgs = frames(n, size)
-        seconds[n] = round(fuse_time(imgs, args), 2)
-        del imgs
-    out = dict(method=args.method, strategy=args.strategy or DEFAULT_LEARNED_STRATEGY, align=args.align,
-               size=args.size, seconds=seconds, ratio=round(seconds[n2] / seconds[n1], 3),
-               torch_threads=torch.get_num_threads())
-    print(json.dumps(out), flush=True)
+    print(json.dumps(dict(method=args.method, strategy=args.strategy, align=args.align, dtype=args.dtype,
+                          load_average=round(os.getloadavg()[0], 2))), flush=True)
+    if args.n:
+        n1, n2 = (int(x) for x in args.n.split(","))
+        size = parse_size(args.size)
+        fuse_time(frames(3, (64, 64), dtype=args.dtype), args)  # warm-up: model load, first-call costs
+        seconds = {}
+        for n in (n1, n2):
+            imgs = frames(n, size, dtype=args.dtype)
+            seconds[n] = round(fuse_time(imgs, args), 2)
+            del imgs
+        print(json.dumps(dict(size=args.size, seconds=seconds, ratio=round(seconds[n2] / seconds[n1], 3))), flush=True)
+    if args.cli_n:
+        print(json.dumps(dict(cli=cli_runs(args))), flush=True)
     if args.rss_n:
         cmd = [sys.executable, os.path.abspath(__file__), "--child-rss", "--rss-n", str(args.rss_n), "--rss-size",
-               args.rss_size, "--method", args.method, "--align", args.align, "--threads", str(args.threads)]
+               args.rss_size, "--method", args.method, "--align", args.align, "--threads", str(args.threads),
+               "--dtype", args.dtype]
         if args.strategy:
             cmd += ["--strategy", args.strategy]
         res = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if res.returncode != 0:
             raise SystemExit(f"memory run failed: {res.stderr.strip().splitlines()[-1:]}")
-        print(json.dumps(dict(rss=json.loads(res.stdout.strip().splitlines()[-1]))))
+        print(json.dumps(dict(rss=json.loads(res.stdout.strip().splitlines()[-1]))), flush=True)
+    print(json.dumps(dict(load_average_end=round(os.getloadavg()[0], 2))))
 
 
 if __name__ == "__main__":

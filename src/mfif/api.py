@@ -59,12 +59,16 @@ def fuse(
     if order not in ("auto", "given"):
         raise MfifError(f"order must be 'auto' or 'given', got {order!r}")
     options = {k: v for k, v in options.items() if v is not None}
-    if info.streams and align == "none" and len(images) > 2:
-        # read once, frame by frame, in the caller's dtype (module docstring of the method)
+    if info.streams and len(images) > 2:
+        # frame by frame, in the caller's dtype (module docstring of the method); aligned frames are
+        # warped one at a time as the method reads them
         if progress is not None and info.accepts("progress"):
             options["progress"] = progress
-        if names is not None and getattr(images, "names", None) is None:
-            images = _Named(images, list(names))
+        names = list(names) if names is not None else getattr(images, "names", None)
+        if align != "none":
+            images = _aligned_lazily(images, align)
+        if names is not None:
+            images = _Named(images, names)
         result = info.fn(images, **options)
         result.extras.setdefault("method", name)
         return result
@@ -88,6 +92,38 @@ def fuse(
         result.fused = result.fused[..., 0]
     result.extras.setdefault("method", name)
     return result
+
+
+class _Lazy(_SequenceABC):
+    """``fn(frames[k], k)`` computed when frame k is read."""
+
+    def __init__(self, frames: Sequence[np.ndarray], fn: Callable[[np.ndarray, int], np.ndarray]) -> None:
+        self.frames, self.fn = frames, fn
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def __getitem__(self, k):  # noqa: ANN001, ANN204
+        return self.fn(self.frames[k], k)
+
+
+def _aligned_lazily(images: Sequence[np.ndarray], align: str) -> Sequence[np.ndarray]:
+    """Register every frame to the first (:func:`mfif.fusion.align.estimate_stack`, frames converted to
+    float one at a time) and return a sequence that warps frame k when it is read."""
+    import warnings
+
+    from mfif.fusion.align import estimate_stack, warp_to
+    from mfif.fusion.stack_native import as_float
+
+    floats = _Lazy(images, lambda f, k: as_float(f))
+    hs = estimate_stack(floats, method=align)
+    shape = np.asarray(images[0]).shape[:2]
+    for h in hs[1:]:
+        sc = float(np.sqrt(abs(np.linalg.det(h[:2, :2]))))
+        if not 0.5 < sc < 2.0:
+            warnings.warn(f"--align {align}: estimated scale change {sc:.2f} is implausible for a focus stack",
+                          stacklevel=3)
+    return _Lazy(floats, lambda f, k: f if k == 0 else warp_to(f, hs[k], shape))
 
 
 class _Named(_SequenceABC):

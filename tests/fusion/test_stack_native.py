@@ -110,3 +110,15 @@ def test_bad_input_is_one_error(weights: Path, stack) -> None:  # noqa: ANN001
         p = weights.parent / "pair.safetensors"
         save_generator(Generator(width=2, n_blocks=1, input_mode="gray"), p)
         load_stack_net(str(p))
+
+
+def test_aligned_streaming_equals_aligning_first(weights: Path) -> None:
+    from mfif.fusion.align import align_stack
+
+    st = focal_stack(4, size=(64, 64), depth_type="tilted", breathing=0.03, seed=6)
+    u8 = [np.rint(f * 255).astype(np.uint8) for f in st.frames]
+    res = mfif.fuse(u8, method="mfif-stack", weights=str(weights), align="ecc")
+    model = load_stack_net(str(weights))
+    ref = fuse_stack_native(model, align_stack([f.astype(np.float32) / 255 for f in u8], method="ecc"), device="cpu")
+    np.testing.assert_allclose(res.fused, ref.fused, atol=1e-5)
+    assert np.array_equal(res.depth_map, ref.depth_map)

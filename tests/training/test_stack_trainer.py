@@ -71,3 +71,11 @@ def test_cli_dispatches_a_stack_config(tmp_path: Path) -> None:
     r = subprocess.run([sys.executable, "-m", "mfif", "train", "--config", str(cfg), "--out", str(tmp_path / "r2"),
                         "--set", "bogus=1"], capture_output=True, text=True)
     assert r.returncode == 2 and "bogus" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_the_shipped_stack_config_loads() -> None:
+    from mfif.training.config import _parse_yaml_text, resolve_config_path
+
+    p = resolve_config_path("stack")
+    cfg = load_stack_config(_parse_yaml_text(p.read_text(), str(p)), where=str(p))
+    assert cfg.kind == "stack" and cfg.export_name == "mfif-stack" and cfg.init_from == "mfif-gan-lite"

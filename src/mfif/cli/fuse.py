@@ -243,7 +243,7 @@ def run_fusion(sources: list[Path], out: Path, args: argparse.Namespace, *, map_
     kwargs = fusion_kwargs(args, n_sources=len(imgs))
     from mfif.registry import get_method
 
-    streams = get_method(kwargs["method"]).streams and kwargs["align"] == "none" and len(imgs) > 2
+    streams = get_method(kwargs["method"]).streams and len(imgs) > 2
     if not streams:
         to_float_frames(imgs)
     if report:

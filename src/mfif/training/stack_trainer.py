@@ -9,7 +9,7 @@ batch from ``n_frames``): the softmax fusion ``Σ_k softmax_k(z)·frame_k`` agai
 renormalised) plus ``ce_weight`` × a cross-entropy of the softmax against a soft depth target
 (a Gaussian of σ ``ce_sigma`` frames around the true depth), weighted by how much the choice matters at
 the pixel (how far the worst frame is from the truth). The branch starts from the pair model's weights
-(``init_from``). AdamW, linear decay over the last 40 % (of steps or of the wall-clock budget), an EMA
+(``init_from``; a stack model's weights file continues from all of it). AdamW, linear decay over the last 40 % (of steps or of the wall-clock budget), an EMA
 of the weights; validation on seeded noise-texture stacks (:func:`mfif.data.stacks.focal_stack`, seeds
 from 10,000 — disjoint from ``mfif bench stacks``) selects the exported EMA weights by PSNR.
 """
@@ -60,7 +60,7 @@ class StackTrainConfig:
     decay_start: float = 0.6
     image_weight: float = 10.0
     ce_weight: float = 0.1
-    ce_sigma: float = 0.5
+    ce_sigma: float = 0.2
     boundary_weight: float = 4.0
     boundary_radius: int = 8
     blur_step: list = field(default_factory=lambda: [0.4, 2.0])
@@ -210,7 +210,13 @@ def _init_branch(model: StackNet, source: str | None) -> str:
     files = installed_weights(source) if not os.path.exists(source) else [Path(source)]
     if not files:
         raise MfifError(f"init_from {source!r}: no such weights set or file")
-    state, _ = read_state(files)
+    state, meta = read_state(files)
+    if meta.get("format") == "mfif-stacknet-v1":  # a stack model: continue from all of it
+        try:
+            model.load_state_dict({k: v.float() for k, v in state.items()})
+        except RuntimeError as exc:
+            raise MfifError(f"init_from {source!r}: does not fit ({str(exc).splitlines()[0]})") from None
+        return f"{source} (whole stack model)"
     copied = model.load_branch_from({k: v.float() for k, v in state.items()})
     if copied == 0:
         raise MfifError(f"init_from {source!r}: no branch tensor of matching shape")
