@@ -1,7 +1,8 @@
-"""The numpy generator (mfif.models.numpy_net) computes the torch generator's eval-mode function.
+"""The numpy generator (mfif.models.numpy_net) computes the torch generator's eval-mode function, with
+both of its backends (the numpy layer functions, and the same folded layers on OpenCV's DNN module).
 
 Tolerances: both engines compute in float32 but sum in different orders (BLAS products over shifted
-taps and OpenCV filter2D here, oneDNN/ATen kernels in torch), so results differ by float rounding:
+taps, OpenCV's DNN kernels and filter2D here, oneDNN/ATen kernels in torch), so results differ by float rounding:
 about 1e-7 relative per layer, growing with the depth and the number of summed terms. The single
 layers are checked at 1e-5 relative to their output scale; whole generators at 1e-5 in the focus map
 and 1e-4 relative to the logits' scale (measured: below 2e-7 and 3e-6 on these seeded models; the
@@ -85,10 +86,13 @@ CONFIGS = [
 ]
 
 
+@pytest.mark.parametrize("backend", ["numpy", "opencv"])
 @pytest.mark.parametrize("cfg", CONFIGS, ids=lambda c: "-".join(f"{k}{v}" for k, v in c.items()))
-def test_generator_matches_torch(cfg):
+def test_generator_matches_torch(cfg, backend):
     g = _random_generator(3, **cfg)
-    ng = NumpyGenerator({k: v.numpy() for k, v in g.state_dict().items()}, input_mode=cfg["input_mode"])
+    ng = NumpyGenerator({k: v.numpy() for k, v in g.state_dict().items()}, input_mode=cfg["input_mode"],
+                        backend=backend)
+    assert ng.backend == backend
     assert (ng.config.width, ng.config.n_blocks, ng.config.se) == (cfg["width"], cfg["n_blocks"], cfg.get("se", True))
     assert ng.config.refine_layers == cfg.get("refine_layers", 0) if cfg.get("refine_width") else ng.refine == []
     assert ng.n_parameters == count_parameters(g)
@@ -105,6 +109,13 @@ def test_generator_matches_torch(cfg):
         assert ref_z.std() > 0.3  # the test sees a map that varies
         assert np.abs(z - ref_z).max() <= 1e-4 * max(1.0, np.abs(ref_z).max())
         assert np.abs(m - ref_m).max() <= 1e-5
+
+
+def test_the_default_backend_is_opencv_where_it_loads():
+    g = _random_generator(0, width=4, n_blocks=1, input_mode="gray")
+    assert NumpyGenerator({k: v.numpy() for k, v in g.state_dict().items()}).backend == "opencv"
+    with pytest.raises(MfifError, match="backend"):
+        NumpyGenerator({k: v.numpy() for k, v in g.state_dict().items()}, backend="tensorflow")
 
 
 def test_rejects_sizes_that_are_not_multiples_of_4():
@@ -167,16 +178,27 @@ def test_shipped_lite_weights_match_the_torch_forward(textured_pair):
     from mfif.fusion.inference import to_array
 
     a, b, _, _ = textured_pair
-    ng = load_numpy_generator(name="mfif-gan-lite")
     tg = get_generator("mfif-gan-lite", None, "cpu")  # BN folded + channels-last, as inference runs it
     h, w = (s - s % 4 for s in a.shape[:2])
     xa, xb = to_array(a[:h, :w]), to_array(b[:h, :w])
     ta, tb = torch.from_numpy(np.ascontiguousarray(xa)), torch.from_numpy(np.ascontiguousarray(xb))
     with torch.no_grad():
         ref, ref_z = tg(ta, tb).numpy(), tg(ta, tb, logits=True).numpy()
-    got = ng(xa, xb)
     assert ref.std() > 0.2
-    assert np.abs(got - ref).max() <= 1e-4
-    assert np.abs(ng(xa, xb, logits=True) - ref_z).max() <= 1e-4 * np.abs(ref_z).max()
-    sure = np.abs(ref - 0.5) > 1e-4
-    assert np.array_equal((got > 0.5)[sure], (ref > 0.5)[sure])
+    for backend in ("opencv", "numpy"):
+        state, mode = _shipped_state()
+        ng = NumpyGenerator(state, input_mode=mode, backend=backend)
+        got = ng(xa, xb)
+        assert np.abs(got - ref).max() <= 1e-4
+        assert np.abs(ng(xa, xb, logits=True) - ref_z).max() <= 1e-4 * np.abs(ref_z).max()
+        sure = np.abs(ref - 0.5) > 1e-4
+        assert np.array_equal((got > 0.5)[sure], (ref > 0.5)[sure])
+
+
+def _shipped_state() -> tuple[dict, str]:
+    import json
+
+    from mfif.models.weights import read_state_numpy
+
+    state, meta = read_state_numpy(installed_weights("mfif-gan-lite"))
+    return state, json.loads(meta["mfif_config"])["input_mode"]

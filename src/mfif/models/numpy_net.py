@@ -1,28 +1,31 @@
-"""Torch-free forward pass of the MFIF-GAN generator: numpy (BLAS matrix products), float32, eval mode.
+"""Torch-free forward pass of the MFIF-GAN generator: numpy + OpenCV, float32, eval mode.
 
 The same function as :class:`mfif.models.generator.Generator` in ``eval()`` (tested to < 1e-4 in the
 focus map against the torch forward), without importing torch: a one-pair ``mfif fuse`` on a CPU
 spends about 1.2 s importing torch against about 0.1 s running the 104k-parameter lite network, so
 small networks on a CPU run here (the rule: :func:`mfif.models.runtime.choose_engine`).
 
-How the layers are computed (activations channels-first, ``C×N×H×W``, so every matrix product is one
-BLAS call over all images and all pixels):
+BatchNorm is folded into the preceding (transposed) convolution once, when the weights are loaded
+(``y = γ·(x − μ)/√(σ² + ε) + β`` is an affine map per channel in eval mode). Two backends run the
+folded layers:
 
-* BatchNorm is folded into the preceding (transposed) convolution once, when the weights are loaded
-  (``y = γ·(x − μ)/√(σ² + ε) + β`` is an affine map per channel in eval mode).
-* A convolution is computed either by *gathering* (im2col: the ``k²`` shifted copies of the input
-  stacked into a ``cin·k² × N·H·W`` matrix, one product with the ``cout × cin·k²`` weights) or by
-  *scattering* (one product of the ``k²·cout × cin`` weights with the input, then the ``k²`` planes
-  shifted and added), whichever moves fewer floats (``cin·k²`` against ``cout·k²`` per pixel): the
-  first 1 → w 7×7 conv gathers, the last 2w → 1 7×7 conv scatters.
-* A 4×4 / stride-2 transposed convolution is one product with the ``k²·cout × cin`` weights and 16
-  strided adds into the doubled output (its definition).
-* Squeeze-and-excitation: the spatial mean per image and channel, two small products, a sigmoid.
+* ``"opencv"`` (default): the 1 → w and 2w → 1 7×7 convolutions as OpenCV ``filter2D`` calls (one
+  per image and channel pair), everything between them as two small ONNX graphs (written here as
+  protobuf, no onnx package) on OpenCV's DNN module, whose convolution kernels are several times
+  faster than the numpy products below. The branch mean and concatenation and the sigmoid are numpy.
+* ``"numpy"``: the layer functions of this module, the reference and the fallback where OpenCV has no
+  DNN module. Activations are channels-first (``C×N×H×W``) so every product is one BLAS call over all
+  images and pixels. A convolution is one product of the ``Cout×(k²·Cin)`` weights with the ``k²``
+  shifted copies of the zero-padded, flattened input (stride 2: of its four polyphase components),
+  or ``filter2D`` calls when the channel pairs are few; a 4×4 / stride-2 transposed convolution is one
+  product with the ``k²·Cout × Cin`` weights and, per output phase, four shifted adds;
+  squeeze-and-excitation is a spatial mean, two small products and a sigmoid.
 
 Which layers exist is read from the state dict (width, number of blocks, SE, refinement head); only the
 input mode (colour or gray) comes from the ``mfif_config`` metadata. The building blocks
-(:func:`run_branch`, :func:`run_decoder`, :func:`conv2d`, :func:`conv_transpose2d`) take a folded state
-dict and a key prefix, so other small nets with the same branch or decoder layout can use them.
+(:func:`fold_branch` / :func:`run_branch` / :func:`branch_onnx`, the decoder's, :func:`conv2d`,
+:func:`conv_transpose2d`, :func:`filter2d_nchw`) take a folded state dict, so other small nets with
+the same branch or decoder layout can use them.
 """
 
 from __future__ import annotations
@@ -332,6 +335,176 @@ def run_decoder(p: Params, x: np.ndarray) -> np.ndarray:
     return conv2d(x, p["out.w"], p.get("out.b"), padding=p["out.w"].shape[-1] // 2)
 
 
+# ---------------------------------------------------------------------- OpenCV DNN form of the same layers
+# The folded layers are also written as a tiny ONNX graph (protobuf encoded here: no onnx package) and run
+# by OpenCV's DNN module, whose CPU convolution kernels are several times faster than the BLAS products
+# above (a 32 → 32 3×3 conv at 130² × 2: 12 ms against 39 ms of CPU time under load). The numpy layers
+# stay the reference and the fallback when OpenCV lacks the DNN module or refuses the graph.
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    n &= (1 << 64) - 1
+    while True:
+        b, n = n & 0x7F, n >> 7
+        out.append(b | 0x80 if n else b)
+        if not n:
+            return bytes(out)
+
+
+def _pb_int(field: int, v: int) -> bytes:
+    return _varint(field << 3) + _varint(v)
+
+
+def _pb_bytes(field: int, b: bytes | str) -> bytes:
+    b = b.encode() if isinstance(b, str) else b
+    return _varint((field << 3) | 2) + _varint(len(b)) + b
+
+
+class _OnnxChain:
+    """An ONNX graph built layer by layer on one running tensor (``NCHW`` float32, dynamic N, H, W)."""
+
+    def __init__(self, channels: int) -> None:
+        self.nodes: list[bytes] = []
+        self.inits: list[bytes] = []
+        self.cur = "x"
+        self.channels_in = channels
+        self._n = 0
+
+    def _name(self, stem: str) -> str:
+        self._n += 1
+        return f"{stem}{self._n}"
+
+    def _const(self, arr: np.ndarray) -> str:
+        name = self._name("w")
+        arr = np.ascontiguousarray(arr, dtype=np.float32)
+        self.inits.append(b"".join(_pb_int(1, d) for d in arr.shape) + _pb_int(2, 1) + _pb_bytes(8, name)
+                          + _pb_bytes(9, arr.tobytes()))
+        return name
+
+    def op(self, op: str, inputs: list[str], ints: dict[str, list[int]] | None = None) -> str:
+        out = self._name("t")
+        attrs = b"".join(_pb_bytes(5, _pb_bytes(1, k) + _pb_int(20, 7) + b"".join(_pb_int(8, v) for v in vals))
+                         for k, vals in (ints or {}).items())
+        self.nodes.append(b"".join(_pb_bytes(1, i) for i in inputs) + _pb_bytes(2, out) + _pb_bytes(3, out)
+                          + _pb_bytes(4, op) + attrs)
+        return out
+
+    def conv(self, w: np.ndarray, b: np.ndarray | None, *, stride: int = 1, pad: int = 0) -> "_OnnxChain":
+        k = w.shape[-1]
+        ins = [self.cur, self._const(w)] + ([self._const(b)] if b is not None else [])
+        self.cur = self.op("Conv", ins, {"kernel_shape": [k, k], "strides": [stride, stride], "pads": [pad] * 4})
+        return self
+
+    def conv_transpose(self, w: np.ndarray, b: np.ndarray | None, *, stride: int, pad: int) -> "_OnnxChain":
+        k = w.shape[-1]
+        ins = [self.cur, self._const(w)] + ([self._const(b)] if b is not None else [])
+        self.cur = self.op("ConvTranspose", ins, {"kernel_shape": [k, k], "strides": [stride, stride],
+                                                  "pads": [pad] * 4})
+        return self
+
+    def relu(self) -> "_OnnxChain":
+        self.cur = self.op("Relu", [self.cur])
+        return self
+
+    def squeeze_excite(self, fc1: np.ndarray, fc2: np.ndarray) -> "_OnnxChain":
+        x = self.cur
+        g = self.op("GlobalAveragePool", [x])
+        g = self.op("Conv", [g, self._const(fc1[:, :, None, None])], {"kernel_shape": [1, 1]})
+        g = self.op("Relu", [g])
+        g = self.op("Conv", [g, self._const(fc2[:, :, None, None])], {"kernel_shape": [1, 1]})
+        g = self.op("Sigmoid", [g])
+        self.cur = self.op("Mul", [x, g])
+        return self
+
+    def add(self, other: str) -> "_OnnxChain":
+        self.cur = self.op("Add", [self.cur, other])
+        return self
+
+    def model(self) -> bytes:
+        def value(name: str, channels: int | None) -> bytes:
+            dims = [_pb_bytes(2, "N"), _pb_int(1, channels) if channels else _pb_bytes(2, "C"),
+                    _pb_bytes(2, "H"), _pb_bytes(2, "W")]
+            shape = b"".join(_pb_bytes(1, d) for d in dims)
+            return _pb_bytes(1, name) + _pb_bytes(2, _pb_bytes(1, _pb_int(1, 1) + _pb_bytes(2, shape)))
+
+        graph = (b"".join(_pb_bytes(1, n) for n in self.nodes) + _pb_bytes(2, "g")
+                 + b"".join(_pb_bytes(5, t) for t in self.inits)
+                 + _pb_bytes(11, value("x", self.channels_in)) + _pb_bytes(12, value(self.cur, None)))
+        return _pb_int(1, 8) + _pb_bytes(7, graph) + _pb_bytes(8, _pb_bytes(1, "") + _pb_int(2, 13))
+
+
+def branch_onnx(p: Params) -> bytes:
+    """:func:`run_branch` after its first convolution as an ONNX model (input ``N×w×H×W``, the first
+    convolution's ReLU output: a 1 → w convolution is faster as ``filter2D`` calls)."""
+    g = _OnnxChain(int(p["c1.w"].shape[1]))
+    g.conv(p["c1.w"], p["c1.b"], stride=2, pad=1).relu()
+    g.conv(p["c2.w"], p["c2.b"], stride=2, pad=1).relu()
+    i = 0
+    while f"b{i}.conv1.w" in p:
+        skip = g.cur
+        g.conv(p[f"b{i}.conv1.w"], p[f"b{i}.conv1.b"], pad=1).relu()
+        g.conv(p[f"b{i}.conv2.w"], p[f"b{i}.conv2.b"], pad=1)
+        if f"b{i}.se1" in p:
+            g.squeeze_excite(p[f"b{i}.se1"], p[f"b{i}.se2"])
+        g.add(skip).relu()
+        i += 1
+    return g.model()
+
+
+def decoder_onnx(p: Params) -> bytes:
+    """:func:`run_decoder` up to its last convolution as an ONNX model (input ``N×8w×h×w``, output the
+    ``N×2w×4h×4w`` ReLU features: a 2w → 1 convolution is faster as ``filter2D`` calls)."""
+    g = _OnnxChain(int(p["t0.w"].shape[0]))
+    g.conv_transpose(p["t0.w"], p["t0.b"], stride=2, pad=1).relu()
+    g.conv_transpose(p["t1.w"], p["t1.b"], stride=2, pad=1).relu()
+    return g.model()
+
+
+def filter2d_nchw(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
+    """Stride-1 'same' convolution of ``N×Cin×H×W`` as OpenCV ``filter2D`` calls, one per image and
+    (input, output) channel pair (:func:`_conv_filter2d` for the ``N×C×H×W`` layout)."""
+    import cv2
+
+    cout, cin = weight.shape[:2]
+    n, _, h, w = x.shape
+    out = np.empty((n, cout, h, w), np.float32)
+    for m in range(n):
+        for o in range(cout):
+            acc = cv2.filter2D(x[m, 0], cv2.CV_32F, np.ascontiguousarray(weight[o, 0]),
+                               borderType=cv2.BORDER_CONSTANT)
+            for i in range(1, cin):
+                acc += cv2.filter2D(x[m, i], cv2.CV_32F, np.ascontiguousarray(weight[o, i]),
+                                    borderType=cv2.BORDER_CONSTANT)
+            if bias is not None:
+                acc += bias[o]
+            out[m, o] = acc
+    return out
+
+
+def refine_onnx(layers: list[tuple[np.ndarray, np.ndarray]]) -> bytes:
+    """The refinement head (3×3 convs with ReLU between) as an ONNX model."""
+    g = _OnnxChain(int(layers[0][0].shape[1]))
+    for i, (w, b) in enumerate(layers):
+        g.conv(w, b, pad=w.shape[-1] // 2)
+        if i < len(layers) - 1:
+            g.relu()
+    return g.model()
+
+
+class _OpenCVNet:
+    """One ONNX chain on OpenCV's DNN module: ``NCHW`` float32 in and out."""
+
+    def __init__(self, onnx: bytes) -> None:
+        import cv2
+
+        self.net = cv2.dnn.readNetFromONNX(np.frombuffer(onnx, np.uint8))
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        self.net.setInput(np.ascontiguousarray(x, dtype=np.float32))
+        return np.asarray(self.net.forward(), dtype=np.float32)
+
+
 # ------------------------------------------------------------------------------------------- generator
 
 
@@ -341,15 +514,21 @@ class NumpyGenerator:
     Args:
         state: The generator's state dict as numpy arrays (any float dtype; BN counters ignored).
         input_mode: ``"color"`` or ``"gray"`` (the ``mfif_config`` metadata; not visible in the shapes).
+        backend: ``"opencv"`` (the folded layers as an ONNX graph on OpenCV's DNN module, the default
+            where it loads), ``"numpy"`` (the layer functions of this module) or ``"auto"``
+            (OpenCV, else numpy). :attr:`backend` says which one runs.
 
     Call:
         ``model(a, b, logits=False)`` with ``a, b`` ``N×C×H×W`` float32 in [0, 1] (C = 1 or 3; H, W
         multiples of 4) → ``N×1×H×W`` focus map in [0, 1] (1 = A in focus), float32.
     """
 
-    def __init__(self, state: Mapping[str, np.ndarray], *, input_mode: str = DEFAULT_INPUT_MODE) -> None:
+    def __init__(self, state: Mapping[str, np.ndarray], *, input_mode: str = DEFAULT_INPUT_MODE,
+                 backend: str = "auto") -> None:
         if input_mode not in ("color", "gray"):
             raise MfifError(f"input_mode must be 'color' or 'gray', got {input_mode!r}")
+        if backend not in ("auto", "opencv", "numpy"):
+            raise MfifError(f"backend must be 'auto', 'opencv' or 'numpy', got {backend!r}")
         try:
             self.branch = fold_branch(state)
             self.decoder = fold_decoder(state)
@@ -371,6 +550,16 @@ class NumpyGenerator:
         self._check_shapes(state)
         self.n_parameters = int(sum(v.size for k, v in state.items() if not k.endswith("num_batches_tracked")
                                     and "running_" not in k))
+        self.backend = "numpy"
+        self._cv: tuple[_OpenCVNet, _OpenCVNet, _OpenCVNet | None] | None = None
+        if backend != "numpy":
+            try:
+                self._cv = (_OpenCVNet(branch_onnx(self.branch)), _OpenCVNet(decoder_onnx(self.decoder)),
+                            _OpenCVNet(refine_onnx(self.refine)) if self.refine else None)
+                self.backend = "opencv"
+            except Exception as exc:  # no cv2.dnn in this OpenCV build, or a graph it refuses
+                if backend == "opencv":
+                    raise MfifError(f"OpenCV's DNN module cannot run the generator ({type(exc).__name__})") from None
 
     def _check_shapes(self, state: Mapping[str, np.ndarray]) -> None:
         w, cfg = self.config.width, self.config
@@ -422,6 +611,8 @@ class NumpyGenerator:
         if a.shape[2] % 4 or a.shape[3] % 4:
             raise MfifError(f"NumpyGenerator: H and W must be multiples of 4, got {a.shape[2]}x{a.shape[3]}")
         x = self.scaled(a, b)
+        if self._cv is not None:
+            return self._call_opencv(x, logits)
         z = run_decoder(self.decoder, self.encode(x))  # 1×N×H×W
         if self.refine:
             r = np.concatenate([x.transpose(1, 0, 2, 3), z], axis=0)
@@ -431,6 +622,21 @@ class NumpyGenerator:
                     relu_(r)
             z = z + r
         z = z.transpose(1, 0, 2, 3)
+        return np.ascontiguousarray(z if logits else sigmoid(z), dtype=np.float32)
+
+
+    def _call_opencv(self, x: np.ndarray, logits: bool) -> np.ndarray:
+        branch, decoder, refine = self._cv
+        n, c2, h, w = x.shape
+        c = c2 // 2
+        f = relu_(filter2d_nchw(x.reshape(n * c2, 1, h, w), self.branch["c0.w"], self.branch["c0.b"]))
+        f = branch(f)  # (N·2·C) × 4w × h/4 × w/4
+        f = f.reshape(n, 2, c, *f.shape[1:])
+        f = f.mean(axis=2, dtype=np.float32) if c > 1 else f[:, :, 0]
+        d = decoder(f.reshape(n, -1, *f.shape[3:]))  # N × 2w × H × W
+        z = filter2d_nchw(d, self.decoder["out.w"], self.decoder.get("out.b"))  # N × 1 × H × W
+        if refine is not None:
+            z = z + refine(np.concatenate([x, z], axis=1))
         return np.ascontiguousarray(z if logits else sigmoid(z), dtype=np.float32)
 
 
