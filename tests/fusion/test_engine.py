@@ -53,6 +53,8 @@ def test_cuda_possible_without_importing_torch(monkeypatch):
     monkeypatch.setattr(runtime.os.path, "exists", lambda p: False)
     assert not runtime.cuda_possible()
     assert runtime.device_type("auto") == "cpu" and runtime.device_type("cpu") == "cpu"
+    with pytest.raises(MfifError, match="no CUDA GPU"):
+        runtime.device_type("cuda:0")
     assert "torch" not in sys.modules
     monkeypatch.setattr(runtime.os.path, "exists", lambda p: p == "/dev/nvidiactl")
     assert runtime.cuda_possible()

@@ -73,6 +73,8 @@ def device_type(device: str | torch.device = "auto") -> str:
         return "cpu"
     if device == "auto" and not cuda_possible():
         return "cpu"
+    if device.startswith("cuda") and not cuda_possible():
+        raise MfifError(f"--device {device}: no CUDA GPU is available")
     return resolve_device(device).type
 
 
