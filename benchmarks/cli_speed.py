@@ -13,6 +13,8 @@ model), written once as PNG files into a temporary folder. In the same run, inte
   the CLI runs it (bf16 where the CPU computes it natively).
 
 ``--paper`` adds the paper-size ``mfif-gan`` in-process (its CPU time per pair; a few seconds to a minute).
+``--torch-engine`` adds, for each learned method, the same two rows with ``MFIF_ENGINE=torch`` (the torch
+engine instead of the numpy one that small networks get on a CPU; :func:`mfif.models.runtime.choose_engine`).
 Prints one Markdown row per measurement with the median and the range, and the CPU model.
 """
 
@@ -27,10 +29,24 @@ import time
 from pathlib import Path
 
 
-def _wall(cmd: list[str]) -> float:
+def _wall(cmd: list[str], env: dict[str, str] | None = None) -> float:
     t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     return time.perf_counter() - t0
+
+
+def _env(base: dict[str, str], engine: str | None) -> dict[str, str]:
+    return dict(base, MFIF_ENGINE=engine) if engine else base
+
+
+def _set_engine(engine: str | None) -> None:
+    """The engine of the in-process calls (read by mfif.models.runtime.choose_engine on every call)."""
+    import os
+
+    if engine:
+        os.environ["MFIF_ENGINE"] = engine
+    else:
+        os.environ.pop("MFIF_ENGINE", None)
 
 
 def _row(name: str, times: list[float]) -> str:
@@ -43,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--methods", default="mfif-gan-lite,gff", help="methods timed with the CLI and in-process")
     ap.add_argument("--paper", action="store_true", help="also time mfif-gan in-process (slow on a CPU)")
     ap.add_argument("--paper-repeats", type=int, default=3, help="runs of mfif-gan per precision")
+    ap.add_argument("--torch-engine", action="store_true", help="also time learned methods with MFIF_ENGINE=torch")
     args = ap.parse_args(argv)
 
     import os
@@ -53,25 +70,34 @@ def main(argv: list[str] | None = None) -> int:
     from mfif.io import write_image
 
     a, b, _, _ = demo_pair()
-    methods = [m for m in args.methods.split(",") if m]
+    runs = [(m, None) for m in args.methods.split(",") if m]
+    if args.torch_engine:
+        runs += [(m, "torch") for m, _ in list(runs) if _learned(m)]
+    base_env = {k: v for k, v in os.environ.items() if k != "MFIF_ENGINE"}
     mfif_exe = str(Path(sys.executable).with_name("mfif"))
     times: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         pa, pb = os.path.join(tmp, "A.png"), os.path.join(tmp, "B.png")
         write_image(pa, a)
         write_image(pb, b)
-        for m in methods:  # warm-up: file caches, first-import byte compilation
-            _wall([mfif_exe, "fuse", pa, pb, "-o", os.path.join(tmp, "F.png"), "--method", m])
+        for m, engine in runs:  # warm-up: file caches, first-import byte compilation
+            _set_engine(engine)
+            _wall([mfif_exe, "fuse", pa, pb, "-o", os.path.join(tmp, "F.png"), "--method", m], _env(base_env, engine))
             mfif.fuse([a, b], method=m, amp="auto") if _learned(m) else mfif.fuse([a, b], method=m)
         for _ in range(args.repeats):
             times.setdefault("`python -c pass`", []).append(_wall([sys.executable, "-c", "pass"]))
-            for m in methods:
-                key = f"`mfif fuse A.png B.png -o F.png --method {m}` (end to end)"
+            for m, engine in runs:
+                tag = f" (`MFIF_ENGINE={engine}`)" if engine else ""
+                key = f"`mfif fuse A.png B.png -o F.png --method {m}` (end to end){tag}"
                 times.setdefault(key, []).append(
-                    _wall([mfif_exe, "fuse", pa, pb, "-o", os.path.join(tmp, "F.png"), "--method", m]))
+                    _wall([mfif_exe, "fuse", pa, pb, "-o", os.path.join(tmp, "F.png"), "--method", m],
+                          _env(base_env, engine)))
+                _set_engine(engine)
                 t0 = time.perf_counter()
                 mfif.fuse([a, b], method=m, amp="auto") if _learned(m) else mfif.fuse([a, b], method=m)
-                times.setdefault(f"`mfif.fuse([a, b], method='{m}')` in-process", []).append(time.perf_counter() - t0)
+                times.setdefault(f"`mfif.fuse([a, b], method='{m}')` in-process{tag}", []).append(
+                    time.perf_counter() - t0)
+        _set_engine(None)
     if args.paper:
         mfif.fuse([a[:96, :96], b[:96, :96]], method="mfif-gan", amp="auto")  # warm-up: loads the weights
         for amp in ("auto", False):

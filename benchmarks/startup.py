@@ -4,8 +4,9 @@ Runs every command ``--repeat`` times, interleaved (so load from other jobs hits
 prints the median wall time of each, its difference from the bare interpreter measured in the same
 run, and the median CPU time (user + system of the child; less sensitive to other jobs on the machine
 than the wall time). Commands: the bare interpreter, ``import numpy``, ``import torch``, ``mfif --version``, a rejected
-too-small input (the error path: must not import torch), ``mfif fuse`` with a classical method, and
-``mfif fuse`` with the default method (the lite network on a CPU).
+too-small input (the error path: must not import torch), ``mfif fuse`` with a classical method,
+``mfif fuse`` with the default method (the lite network on a CPU: the numpy engine, no torch), and the
+same with ``MFIF_ENGINE=torch`` (the torch engine, as before the numpy engine existed).
 
     python benchmarks/startup.py [--repeat 7]
 """
@@ -58,14 +59,17 @@ def main() -> int:
             "mfif fuse --method laplacian-argmax": [*mfif, "fuse", str(a), str(b), "-o", str(d / "l.png"),
                                                     "--method", "laplacian-argmax"],
             "mfif fuse (default method)": [*mfif, "fuse", str(a), str(b), "-o", str(d / "f.png")],
+            "mfif fuse (default method, MFIF_ENGINE=torch)": [*mfif, "fuse", str(a), str(b), "-o", str(d / "t.png")],
         }
+        base_env = {k: v for k, v in os.environ.items() if k != "MFIF_ENGINE"}
+        envs = {k: dict(base_env, MFIF_ENGINE="torch") if "MFIF_ENGINE=torch" in k else base_env for k in cmds}
         times: dict[str, list[float]] = {k: [] for k in cmds}
         cpu: dict[str, list[float]] = {k: [] for k in cmds}
         for _ in range(args.repeat):
             for name, cmd in cmds.items():
                 r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
                 t0 = time.perf_counter()
-                r = subprocess.run(cmd, capture_output=True, text=True)
+                r = subprocess.run(cmd, capture_output=True, text=True, env=envs[name])
                 times[name].append(time.perf_counter() - t0)
                 r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
                 cpu[name].append(r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime)
@@ -74,10 +78,10 @@ def main() -> int:
                     print(f"{name}: exit {r.returncode}\n{r.stderr}", file=sys.stderr)
                     return 1
     base = statistics.median(times["python -c pass"])
-    print(f"{'command':42s} {'median wall':>12s} {'minus python -c pass':>21s} {'median CPU':>11s}")
+    print(f"{'command':46s} {'median wall':>12s} {'minus python -c pass':>21s} {'median CPU':>11s}")
     for name, ts in times.items():
         med = statistics.median(ts)
-        print(f"{name:42s} {med:10.3f} s {med - base:19.3f} s {statistics.median(cpu[name]):9.3f} s")
+        print(f"{name:46s} {med:10.3f} s {med - base:19.3f} s {statistics.median(cpu[name]):9.3f} s")
     print(f"({args.repeat} runs each, interleaved; {py}; load average {os.getloadavg()[0]:.1f})")
     return 0
 
