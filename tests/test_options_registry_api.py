@@ -66,8 +66,8 @@ def test_registry_declares_options_of_every_method() -> None:
         if info.name.startswith("_"):
             continue
         if info.name == "mfif-stack":  # one pass per frame: no pair composition, no tiling, no strategy
-            assert info.options == {"weights", "device", "amp", "channels_last", "tta", "min_region_ratio",
-                                    "connectivity", "postprocess", "progress"}
+            assert info.options == {"weights", "device", "amp", "channels_last", "tta", "temperature",
+                                    "min_region_ratio", "connectivity", "postprocess", "progress"}
         elif info.needs_weights:
             assert info.options == LEARNED_OPTIONS, info.name
         else:

@@ -23,6 +23,9 @@ from mfif.options import ComposeOptions, InferenceOptions
 from mfif.registry import FusionResult, register_method
 
 NAME = "mfif-stack"
+#: Softmax temperature of the shipped weights' composition, chosen on the trainer's validation stacks
+#: (``scripts/stack_select.py``; docs/model-card.md §mfif-stack).
+DEFAULT_TEMPERATURE = 1.0
 
 
 def as_float(frame: np.ndarray, *, name: str = "frame") -> np.ndarray:
@@ -205,6 +208,7 @@ def mfif_stack(
     amp: bool | str = False,
     channels_last: bool | None = None,
     tta: int = 1,
+    temperature: float = DEFAULT_TEMPERATURE,
     min_region_ratio: float = _DEFAULTS.min_region_ratio,
     connectivity: int = _DEFAULTS.connectivity,
     postprocess: bool = _DEFAULTS.postprocess,
@@ -217,7 +221,8 @@ def mfif_stack(
     model = _cached(str(weights) if weights is not None else None, str(dev))
     comp = ComposeOptions(min_region_ratio=min_region_ratio, connectivity=connectivity, postprocess=postprocess)
     return fuse_stack_native(model, images, device=str(dev), amp=amp, channels_last=channels_last, tta=tta,
-                             compose_options=comp, names=getattr(images, "names", None), progress=progress)
+                             temperature=temperature, compose_options=comp, names=getattr(images, "names", None),
+                             progress=progress)
 
 
 def has_stack_weights() -> bool:
