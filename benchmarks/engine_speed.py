@@ -40,8 +40,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from mfif.fusion.methods import get_generator
 
-    tg = get_generator(args.weights, None if shipped else args.weights, "cpu") if shipped else \
-        get_generator("mfif-gan", args.weights, "cpu")
+    tg = get_generator(args.weights, None, "cpu") if shipped else get_generator("mfif-gan", args.weights, "cpu")
     rng = np.random.default_rng(0)
     a = rng.random((1, 3, args.size, args.size), dtype=np.float32)
     b = rng.random((1, 3, args.size, args.size), dtype=np.float32)

@@ -202,3 +202,16 @@ def _shipped_state() -> tuple[dict, str]:
 
     state, meta = read_state_numpy(installed_weights("mfif-gan-lite"))
     return state, json.loads(meta["mfif_config"])["input_mode"]
+
+
+def test_gray_input_mode_takes_the_luma_as_torch_does_bit_for_bit():
+    from mfif.models.generator import _luma
+
+    g = _random_generator(0, width=4, n_blocks=1, input_mode="gray")
+    ng = NumpyGenerator({k: v.numpy() for k, v in g.state_dict().items()}, input_mode="gray", backend="numpy")
+    rng = np.random.default_rng(9)
+    a = rng.random((2, 3, 12, 16), dtype=np.float32)
+    b = rng.random((2, 3, 12, 16), dtype=np.float32)
+    with torch.no_grad():
+        ref = torch.cat([_luma(torch.from_numpy(a)), _luma(torch.from_numpy(b))], dim=1) * 2.0 - 1.0
+    assert np.array_equal(ng.scaled(a, b), ref.numpy())

@@ -589,8 +589,8 @@ class NumpyGenerator:
         def mode(x: np.ndarray) -> np.ndarray:
             x = np.asarray(x, np.float32)
             if self.config.input_mode == "gray":
-                if x.shape[1] == 3:
-                    x = (x * LUMA[None, :, None, None]).sum(axis=1, keepdims=True, dtype=np.float32)
+                if x.shape[1] == 3:  # torch's (x·w).sum(dim=1) in its order, bit for bit (tested)
+                    x = (x[:, 0:1] * LUMA[0] + x[:, 1:2] * LUMA[1]) + x[:, 2:3] * LUMA[2]
             elif x.shape[1] == 1:
                 x = np.repeat(x, 3, axis=1)
             return x
