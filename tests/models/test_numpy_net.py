@@ -215,3 +215,19 @@ def test_gray_input_mode_takes_the_luma_as_torch_does_bit_for_bit():
     with torch.no_grad():
         ref = torch.cat([_luma(torch.from_numpy(a)), _luma(torch.from_numpy(b))], dim=1) * 2.0 - 1.0
     assert np.array_equal(ng.scaled(a, b), ref.numpy())
+
+
+def test_concurrent_calls_from_threads_give_each_caller_its_own_map():
+    """The web app fuses in two worker threads with one cached model."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    g = _random_generator(4, width=4, n_blocks=1, input_mode="gray")
+    ng = NumpyGenerator({k: v.numpy() for k, v in g.state_dict().items()}, input_mode="gray")
+    rng = np.random.default_rng(3)
+    pairs = [(rng.random((1, 1, 16 + 4 * i, 20), dtype=np.float32), rng.random((1, 1, 16 + 4 * i, 20),
+                                                                                dtype=np.float32)) for i in range(6)]
+    alone = [ng(a, b) for a, b in pairs]
+    with ThreadPoolExecutor(3) as ex:
+        together = list(ex.map(lambda p: ng(*p), pairs * 3))
+    for i, m in enumerate(together):
+        assert np.array_equal(m, alone[i % len(pairs)])

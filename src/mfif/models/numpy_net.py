@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -493,16 +494,22 @@ def refine_onnx(layers: list[tuple[np.ndarray, np.ndarray]]) -> bytes:
 
 
 class _OpenCVNet:
-    """One ONNX chain on OpenCV's DNN module: ``NCHW`` float32 in and out."""
+    """One ONNX chain on OpenCV's DNN module: ``NCHW`` float32 in and out.
+
+    A ``cv2.dnn.Net`` holds its input and buffers, so calls from several threads (the web app's
+    workers) take turns; each call uses every core anyway.
+    """
 
     def __init__(self, onnx: bytes) -> None:
         import cv2
 
         self.net = cv2.dnn.readNetFromONNX(np.frombuffer(onnx, np.uint8))
+        self._lock = threading.Lock()
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        self.net.setInput(np.ascontiguousarray(x, dtype=np.float32))
-        return np.asarray(self.net.forward(), dtype=np.float32)
+        with self._lock:
+            self.net.setInput(np.ascontiguousarray(x, dtype=np.float32))
+            return np.asarray(self.net.forward(), dtype=np.float32)  # a new array per call (tested)
 
 
 # ------------------------------------------------------------------------------------------- generator
