@@ -1,6 +1,7 @@
 """The engine rule (numpy for small networks on a CPU, torch otherwise), both engines giving the same
 fusion through every inference path, and the fast start it exists for: ``mfif fuse`` with the default
-method on a CPU-only machine never imports torch (nor scipy.ndimage / scikit-image)."""
+method on a CPU-only machine never imports torch (nor scipy.ndimage / scikit-image, nor the other
+subcommands' modules)."""
 
 from __future__ import annotations
 
@@ -130,7 +131,8 @@ _PROBE = """
 import json, sys
 from mfif.cli.main import main
 rc = main(sys.argv[1:])
-heavy = [m for m in ("torch", "scipy.ndimage", "skimage", "matplotlib") if m in sys.modules]
+heavy = [m for m in ("torch", "scipy.ndimage", "skimage", "matplotlib", "mfif.cli.train", "mfif.cli.bench")
+         if m in sys.modules]
 print(json.dumps({"rc": rc, "heavy": heavy}))
 """
 
@@ -168,3 +170,15 @@ def test_mfif_fuse_default_method_does_not_import_torch(tmp_path):
     assert (tmp_path / "f.png").is_file()
     # the probe can see torch: forcing the torch engine loads it
     assert "torch" in _probe(args + ["--map", str(tmp_path / "m.png")], "torch")["heavy"]
+
+
+def test_the_parser_of_one_subcommand():
+    from mfif.cli.main import SUBCOMMAND_MODULES, build_parser
+
+    full = build_parser()
+    one = build_parser("fuse")
+    sub = lambda p: next(a for a in p._actions if a.dest == "command").choices  # noqa: E731
+    assert list(sub(full)) == list(SUBCOMMAND_MODULES)
+    assert list(sub(one)) == ["fuse"]
+    args = one.parse_args(["fuse", "a.png", "b.png", "-o", "f.png"])
+    assert args.inputs == ["a.png", "b.png"] and callable(args.func)
