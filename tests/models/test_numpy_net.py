@@ -231,3 +231,22 @@ def test_concurrent_calls_from_threads_give_each_caller_its_own_map():
         together = list(ex.map(lambda p: ng(*p), pairs * 3))
     for i, m in enumerate(together):
         assert np.array_equal(m, alone[i % len(pairs)])
+
+
+def test_falls_back_to_numpy_where_opencv_cannot_run_the_graph(monkeypatch):
+    import mfif.models.numpy_net as nn_
+
+    def refuse(onnx: bytes) -> None:
+        raise AttributeError("module 'cv2' has no attribute 'dnn'")
+
+    monkeypatch.setattr(nn_, "_OpenCVNet", refuse)
+    g = _random_generator(2, width=4, n_blocks=1, input_mode="gray")
+    state = {k: v.numpy() for k, v in g.state_dict().items()}
+    ng = NumpyGenerator(state, input_mode="gray")
+    assert ng.backend == "numpy"
+    a = np.random.default_rng(1).random((1, 1, 12, 16), dtype=np.float32)
+    with torch.no_grad():
+        ref = g(torch.from_numpy(a), torch.from_numpy(a[:, :, ::-1].copy())).numpy()
+    assert np.abs(ng(a, a[:, :, ::-1].copy()) - ref).max() <= 1e-5
+    with pytest.raises(MfifError, match="OpenCV's DNN module"):
+        NumpyGenerator(state, input_mode="gray", backend="opencv")
