@@ -174,8 +174,8 @@ def test_weights_that_do_not_fit_are_one_clear_error(tmp_path):
 def test_shipped_lite_weights_match_the_torch_forward(textured_pair):
     """The shipped weights (BatchNorm folded by both engines) on a seeded pair: the same map to 1e-4
     and the same decisions wherever the map is not within that of the threshold."""
-    from mfif.fusion.methods import get_generator
     from mfif.fusion.inference import to_array
+    from mfif.fusion.methods import get_generator
 
     a, b, _, _ = textured_pair
     tg = get_generator("mfif-gan-lite", None, "cpu")  # BN folded + channels-last, as inference runs it

@@ -154,7 +154,7 @@ def _conv_filter2d(x: np.ndarray, weight: np.ndarray, pad: int) -> np.ndarray:
     fastest when the channel pairs are few (the 1 → w and 2w → 1 7×7 convolutions)."""
     import cv2
 
-    cout, cin, k, _ = weight.shape
+    cout, cin = weight.shape[:2]
     _, n, h, w = x.shape
     out = np.zeros((cout, n, h, w), np.float32)
     for o in range(cout):
@@ -391,24 +391,24 @@ class _OnnxChain:
                           + _pb_bytes(4, op) + attrs)
         return out
 
-    def conv(self, w: np.ndarray, b: np.ndarray | None, *, stride: int = 1, pad: int = 0) -> "_OnnxChain":
+    def conv(self, w: np.ndarray, b: np.ndarray | None, *, stride: int = 1, pad: int = 0) -> _OnnxChain:
         k = w.shape[-1]
         ins = [self.cur, self._const(w)] + ([self._const(b)] if b is not None else [])
         self.cur = self.op("Conv", ins, {"kernel_shape": [k, k], "strides": [stride, stride], "pads": [pad] * 4})
         return self
 
-    def conv_transpose(self, w: np.ndarray, b: np.ndarray | None, *, stride: int, pad: int) -> "_OnnxChain":
+    def conv_transpose(self, w: np.ndarray, b: np.ndarray | None, *, stride: int, pad: int) -> _OnnxChain:
         k = w.shape[-1]
         ins = [self.cur, self._const(w)] + ([self._const(b)] if b is not None else [])
         self.cur = self.op("ConvTranspose", ins, {"kernel_shape": [k, k], "strides": [stride, stride],
                                                   "pads": [pad] * 4})
         return self
 
-    def relu(self) -> "_OnnxChain":
+    def relu(self) -> _OnnxChain:
         self.cur = self.op("Relu", [self.cur])
         return self
 
-    def squeeze_excite(self, fc1: np.ndarray, fc2: np.ndarray) -> "_OnnxChain":
+    def squeeze_excite(self, fc1: np.ndarray, fc2: np.ndarray) -> _OnnxChain:
         x = self.cur
         g = self.op("GlobalAveragePool", [x])
         g = self.op("Conv", [g, self._const(fc1[:, :, None, None])], {"kernel_shape": [1, 1]})
@@ -418,7 +418,7 @@ class _OnnxChain:
         self.cur = self.op("Mul", [x, g])
         return self
 
-    def add(self, other: str) -> "_OnnxChain":
+    def add(self, other: str) -> _OnnxChain:
         self.cur = self.op("Add", [self.cur, other])
         return self
 
