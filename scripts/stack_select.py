@@ -23,6 +23,8 @@ def main() -> None:
     ap.add_argument("--n", default="6", help="comma-separated frame counts (default: the validation's 6)")
     ap.add_argument("--count", type=int, default=12, help="stacks per frame count (default 12)")
     ap.add_argument("--temperatures", default="1,0.5,0.25,0.1")
+    ap.add_argument("--tta", type=int, default=1, help="1, 2 or 4 flips")
+    ap.add_argument("--score-sigma", type=float, default=0.0, help="smoothing of the score maps (px)")
     args = ap.parse_args()
     from mfif.fusion.stack import clean_depth_map, select
     from mfif.fusion.stack_native import fuse_stack_native, load_stack_net
@@ -32,6 +34,7 @@ def main() -> None:
 
     model = load_stack_net(args.weights)
     temps = [float(t) for t in args.temperatures.split(",")]
+    print(f"tta {args.tta}, score sigma {args.score_sigma:g}")
     print("| N | " + " | ".join(f"softmax T = {t:g}" for t in temps) + " | hard | hard + small-region removal |")
     print("|---|" + "---|" * (len(temps) + 2))
     for n in (int(x) for x in args.n.split(",")):
@@ -41,7 +44,8 @@ def main() -> None:
         hard, hard_clean = [], []
         for st in stacks:
             for t in temps:
-                r = fuse_stack_native(model, st.frames, device="cpu", temperature=t,
+                r = fuse_stack_native(model, st.frames, device="cpu", temperature=t, tta=args.tta,
+                                      score_sigma=args.score_sigma,
                                       compose_options=ComposeOptions(postprocess=False))
                 soft[t].append(psnr(r.fused, st.truth))
             hard.append(psnr(select(st.frames, r.depth_map), st.truth))

@@ -33,11 +33,12 @@ def stack():  # noqa: ANN201
 
 def test_streaming_equals_the_batch_softmax(weights: Path, stack) -> None:  # noqa: ANN001
     model = load_stack_net(str(weights))
-    res = fuse_stack_native(model, stack.frames, device="cpu", compose_options=ComposeOptions(postprocess=False))
+    res = fuse_stack_native(model, stack.frames, device="cpu", temperature=0.5,
+                            compose_options=ComposeOptions(postprocess=False))
     fr = torch.from_numpy(np.stack(stack.frames)).permute(0, 3, 1, 2)
     with torch.no_grad():
-        z = model(torch.nn.functional.pad(fr, (0, 0, 0, 0)))[:, 0]
-        fused, w = stack_softmax_fusion(z[None], fr[None])
+        z = model(fr)[:, 0]
+        fused, w = stack_softmax_fusion(z[None], fr[None], temperature=0.5)
     np.testing.assert_allclose(res.fused, fused[0].permute(1, 2, 0).numpy(), atol=2e-5)
     assert np.array_equal(res.depth_map, z.argmax(dim=0).numpy())
     np.testing.assert_allclose(res.focus_map, w[0, 0].numpy(), atol=2e-5)

@@ -25,7 +25,7 @@ from mfif.registry import FusionResult, register_method
 NAME = "mfif-stack"
 #: Softmax temperature of the shipped weights' composition, chosen on the trainer's validation stacks
 #: (``scripts/stack_select.py``; docs/model-card.md §mfif-stack).
-DEFAULT_TEMPERATURE = 1.0
+DEFAULT_TEMPERATURE = 0.1
 
 
 def as_float(frame: np.ndarray, *, name: str = "frame") -> np.ndarray:
@@ -100,7 +100,8 @@ def fuse_stack_native(
     amp: bool | str = False,
     channels_last: bool | None = None,
     tta: int = 1,
-    temperature: float = 1.0,
+    temperature: float = DEFAULT_TEMPERATURE,
+    score_sigma: float = 0.0,
     compose_options: ComposeOptions | None = None,
     names: Sequence[str] | None = None,
     progress: Callable[[int, int], None] | None = None,
@@ -114,6 +115,8 @@ def fuse_stack_native(
         device, amp, channels_last: As :class:`mfif.options.InferenceOptions`.
         tta: 1, 2 (mirror) or 4 (flips): score maps of flipped copies averaged.
         temperature: Softmax temperature of the weights (> 0; lower = closer to picking one frame).
+        score_sigma: Gaussian smoothing (σ in pixels, 0 = none) of each frame's score map before the
+            decision.
         compose_options: ``min_region_ratio``, ``connectivity`` and ``postprocess`` apply to the depth map.
         names: Frame names for error messages.
         progress: Called as ``progress(done, N)`` after each frame.
@@ -136,6 +139,8 @@ def fuse_stack_native(
         raise MfifError(f"tta: {NAME} takes 1, 2 or 4, got {tta}")
     if not temperature > 0:
         raise MfifError(f"temperature: expected > 0, got {temperature}")
+    if not score_sigma >= 0:
+        raise MfifError(f"score_sigma: expected >= 0, got {score_sigma}")
     names = list(names) if names is not None else [f"image {i + 1}" for i in range(n)]
     dev = resolve_device(device)
     use_amp = resolve_amp(amp, dev)
@@ -156,6 +161,10 @@ def fuse_stack_native(
             raise MfifError(f"{names[k]}: size {f.shape[1]}x{f.shape[0]} differs from {names[0]} "
                             f"({shape0[1]}x{shape0[0]}) (use --align to register them)")
         z = _scores(model, luma_of(f) if f.ndim == 3 else f, device=dev, amp=use_amp, channels_last=cl, tta=tta)
+        if score_sigma > 0:
+            import cv2
+
+            z = cv2.GaussianBlur(z, (0, 0), score_sigma, borderType=cv2.BORDER_REFLECT)
         z = z / np.float32(temperature)
         if f.ndim == 3 and not color:
             color = True
@@ -164,15 +173,21 @@ def fuse_stack_native(
         elif f.ndim == 2 and color:
             f = np.repeat(f[..., None], 3, axis=2)
         if m is None:
-            m, s, acc, idx = z, np.ones_like(z), f.copy(), np.zeros(z.shape, np.int32)
+            m, s, acc, idx = z.copy(), np.ones_like(z), f.copy(), np.zeros(z.shape, np.int32)
             z0 = z
         else:
-            new = np.maximum(m, z)
-            a = np.exp(m - new)
-            b = np.exp(z - new)
+            # in place (f and z are this iteration's own arrays): a = exp(m − m'), b = exp(z − m')
             idx[z > m] = k
-            s = s * a + b
-            acc = acc * (a[..., None] if acc.ndim == 3 else a) + f * (b[..., None] if f.ndim == 3 else b)
+            new = np.maximum(m, z)
+            np.subtract(m, new, out=m)
+            a = np.exp(m, out=m)
+            np.subtract(z, new, out=z)
+            b = np.exp(z, out=z)
+            s *= a
+            s += b
+            acc *= a[..., None] if acc.ndim == 3 else a
+            f *= b[..., None] if f.ndim == 3 else b
+            acc += f
             m = new
         del f
         if progress is not None:
