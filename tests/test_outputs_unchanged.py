@@ -75,6 +75,11 @@ def _cases() -> list[tuple[str, str, int, bool, dict[str, Any], str]]:
         ("mfif-gan-lite-soft/pair", "mfif-gan-lite-soft", 2, False, {}, "none"),
         ("mfif-gan-lite-soft/stack3", "mfif-gan-lite-soft", 3, False, {}, "none"),
         ("mfif-gan-lite-tta16-soft/pair", "mfif-gan-lite-tta16-soft", 2, False, {}, "none"),
+        ("mfif-stack/pair", "mfif-stack", 2, False, {}, "none"),
+        ("mfif-stack/stack3", "mfif-stack", 3, False, {}, "none"),
+        ("mfif-stack/stack3-gray", "mfif-stack", 3, True, {}, "none"),
+        ("mfif-stack/stack3/tta2", "mfif-stack", 3, False, {"tta": 2}, "none"),
+        ("mfif-stack/stack3/align-ecc", "mfif-stack", 3, False, {}, "ecc"),
     ]
     return cases
 
