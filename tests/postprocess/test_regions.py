@@ -50,7 +50,7 @@ def test_postprocess_disabled_keeps_islands():
 
 
 def test_component_removal_equals_skimage_labelling_on_random_masks():
-    """remove_small_components labels with scipy; it must find the same components as skimage's label."""
+    """remove_small_components labels with OpenCV (connectedComponents); it must find the same components as skimage's label."""
     import numpy as np
     from skimage.measure import label
 
