@@ -53,7 +53,8 @@ def fuse(
 
     if not isinstance(images, _SequenceABC):
         images = list(images)
-    name = method or default_method(len(images), [k for k, v in options.items() if v is not None])
+    name = method or default_method(len(images), [k for k, v in options.items() if v is not None],
+                                    weights=options.get("weights"))
     info = get_method(name)
     check_options(info, options, n_sources=len(images))
     if order not in ("auto", "given"):

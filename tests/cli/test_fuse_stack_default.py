@@ -63,3 +63,16 @@ def test_sixteen_bit_frames_are_kept_as_sixteen_bits(tmp_path, capsys) -> None: 
     code, _, err = run(["fuse", *paths, "-o", tmp_path / "f.png"], capsys)
     assert code == 0, err
     assert read_image(tmp_path / "f.png")[1].bit_depth == 16
+
+
+def test_a_pair_model_weights_file_selects_the_pair_model(tmp_path, stack_files, capsys) -> None:  # noqa: ANN001
+    import torch
+
+    from mfif.models import Generator
+    from mfif.models.weights import save_generator
+
+    torch.manual_seed(0)
+    w = save_generator(Generator(width=4, n_blocks=1, input_mode="gray").eval(), tmp_path / "pair.safetensors")[0]
+    code, _, err = run(["fuse", *stack_files, "-o", tmp_path / "f.png", "--weights", w, "--device", "cpu"], capsys)
+    assert code == 0, err
+    assert "with mfif-gan-lite" in err

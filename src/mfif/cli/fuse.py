@@ -41,7 +41,8 @@ def fusion_kwargs(args: argparse.Namespace, *, n_sources: int | None = None) -> 
 
     kw = given_cli_options(args)
     kw.update(weights=args.weights, stack_strategy=getattr(args, "stack_strategy", None))
-    name = args.method or default_method(n_sources or 2, [k for k, v in kw.items() if v is not None])
+    name = args.method or default_method(n_sources or 2, [k for k, v in kw.items() if v is not None],
+                                         weights=kw.get("weights"))
     info = get_method(name)
     check_options(info, kw, n_sources=n_sources, cli=True)
     kw = {k: v for k, v in kw.items() if v is not None}

@@ -331,7 +331,8 @@ def fuse_volume(
         raise MfifError(f"volume: {x.shape[0]} frame(s); a z-stack needs at least two")
     if int(chunk) < 16:
         raise MfifError(f"--chunk {chunk}: use at least 16 pixels")
-    method = method or default_method(int(x.shape[0]), [k for k, v in options.items() if v is not None and k != "align"])
+    method = method or default_method(int(x.shape[0]), [k for k, v in options.items() if v is not None and k != "align"],
+                                      weights=options.get("weights"))
     info = get_method(method)
     align = options.pop("align", "none") or "none"
     if overlap is None:

@@ -90,7 +90,7 @@ def has_weights(method: str) -> bool:
     return name in ("mfif-gan", "mfif-gan-lite") and bool(installed_weights(name))
 
 
-def default_method(n_sources: int = 2, options: Sequence[str] = ()) -> str:
+def default_method(n_sources: int = 2, options: Sequence[str] = (), *, weights: str | None = None) -> str:
     """The method ``mfif fuse`` uses when none is named.
 
     For N > 2 sources the stack model ``mfif-stack`` when its weights are installed (one pass per frame,
@@ -98,13 +98,15 @@ def default_method(n_sources: int = 2, options: Sequence[str] = ()) -> str:
     model when its weights are installed and a CUDA GPU is present, else the lite model when its weights
     are installed, else the full model if installed (slow on CPU), else ``gff``. Options given to the
     call (``options``, their names) that ``mfif-stack`` does not take (e.g. ``stack_strategy``, ``tile``)
-    select the pair model's stack fusion instead.
+    select the pair model's stack fusion instead, and so does a ``weights`` file that is not a stack
+    model's.
     """
     if n_sources > 2:
-        from mfif.fusion.stack_native import NAME, has_stack_weights
+        from mfif.fusion.stack_native import NAME, has_stack_weights, is_stack_weights
         from mfif.registry import get_method
 
-        if has_stack_weights() and all(get_method(NAME).accepts(k) for k in options):
+        if (has_stack_weights() and all(get_method(NAME).accepts(k) for k in options)
+                and (weights is None or is_stack_weights(weights))):
             return NAME
     full = bool(installed_weights("mfif-gan"))
     lite = bool(installed_weights("mfif-gan-lite"))

@@ -13,7 +13,9 @@ once, frame by frame, and frames may be uint8 or uint16 (scaled to [0, 1] one at
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -238,6 +240,21 @@ def mfif_stack(
     return fuse_stack_native(model, images, device=str(dev), amp=amp, channels_last=channels_last, tta=tta,
                              temperature=temperature, compose_options=comp, names=getattr(images, "names", None),
                              progress=progress)
+
+
+def is_stack_weights(path: str | os.PathLike[str]) -> bool:
+    """True when ``path`` is a stack-model weights file (its safetensors metadata says so); False for any
+    other file, a folder of pair-model shards, or something unreadable (the loader reports those)."""
+    from safetensors import safe_open
+
+    p = Path(path)
+    if not p.is_file():
+        return False
+    try:
+        with safe_open(str(p), framework="numpy") as fh:
+            return (fh.metadata() or {}).get("format") == "mfif-stacknet-v1"
+    except Exception:  # noqa: BLE001 - not a readable safetensors file: not a stack model
+        return False
 
 
 def has_stack_weights() -> bool:
