@@ -54,6 +54,9 @@ def test_config_checks() -> None:
     with pytest.raises(MfifError, match="crop"):
         load_stack_config({"kind": "stack"}, ["crop=30"])
     assert load_stack_config({"kind": "stack"}, ["steps=7"]).steps == 7
+    assert load_stack_config({"kind": "stack"}, ["lr=3e-4"]).lr == 3e-4  # YAML 1.1 reads this as a string
+    with pytest.raises(MfifError, match="lr: expected a number"):
+        load_stack_config({"kind": "stack"}, ["lr=fast"])
 
 
 def test_cli_dispatches_a_stack_config(tmp_path: Path) -> None:

@@ -111,6 +111,14 @@ def load_stack_config(d: dict[str, Any], overrides: Sequence[str] = (), *, where
     unknown = sorted(k for k in out if k not in names)
     if unknown:
         raise MfifError(f"{where}: unknown key(s) {', '.join(unknown)}")
+    defaults = StackTrainConfig()
+    for k, v in out.items():  # YAML reads 3e-4 as a string; numbers of numeric fields are numbers
+        d = getattr(defaults, k)
+        if isinstance(v, str) and isinstance(d, (int, float)) and not isinstance(d, bool):
+            try:
+                out[k] = type(d)(float(v)) if isinstance(d, float) else int(v)
+            except ValueError:
+                raise MfifError(f"{where}: {k}: expected a number, got {v!r}") from None
     return StackTrainConfig(**out).validate()
 
 
