@@ -114,9 +114,9 @@ def _aligned_lazily(images: Sequence[np.ndarray], align: str) -> Sequence[np.nda
     import warnings
 
     from mfif.fusion.align import estimate_stack, warp_to
-    from mfif.fusion.stack_native import as_float
+    from mfif.io import frame_to_float
 
-    floats = _Lazy(images, lambda f, k: as_float(f))
+    floats = _Lazy(images, lambda f, k: frame_to_float(f))
     hs = estimate_stack(floats, method=align)
     shape = np.asarray(images[0]).shape[:2]
     for h in hs[1:]:

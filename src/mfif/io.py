@@ -469,6 +469,21 @@ def read_image(path: str | os.PathLike[str]) -> tuple[np.ndarray, ImageInfo]:
     return frames[0]
 
 
+def frame_to_float(frame: np.ndarray, *, name: str = "frame") -> np.ndarray:
+    """One frame as float32 [0, 1]: uint8 / 255, uint16 / 65535, floats clipped, alpha dropped (the frames a
+    streaming method reads as stored, :func:`read_frames` with ``native``)."""
+    a = np.asarray(frame)
+    if a.ndim == 3 and a.shape[2] == 4:
+        a = a[..., :3]
+    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] != 3):
+        raise MfifError(f"{name}: expected H x W or H x W x 3, got shape {a.shape}")
+    if a.dtype == np.uint8:
+        return a.astype(np.float32) * np.float32(1 / 255)
+    if a.dtype == np.uint16:
+        return a.astype(np.float32) * np.float32(1 / 65535)
+    return np.clip(np.asarray(a, np.float32), 0.0, 1.0)
+
+
 def to_rgb(img: np.ndarray) -> np.ndarray:
     """Replicate a gray H x W image to H x W x 3 (RGB input is returned unchanged)."""
     return np.repeat(img[..., None], 3, axis=2) if img.ndim == 2 else img

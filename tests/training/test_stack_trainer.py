@@ -32,8 +32,12 @@ def test_a_tiny_run_exports_weights_that_fuse(tmp_path: Path) -> None:
     from mfif.fusion.stack_native import fuse_stack_native, load_stack_net
     from mfif.data.stacks import focal_stack
 
+    import torch
+
     out = tmp_path / "run"
-    summary = train_stack(_cfg(_scenes(tmp_path / "scenes")), out, progress=False)
+    before = torch.get_num_threads()  # 2 on the 2-core CI machine
+    summary = train_stack(_cfg(_scenes(tmp_path / "scenes")), out, progress=False)  # threads=1 inside
+    assert torch.get_num_threads() == before  # the run's thread setting does not outlive it
     assert summary["steps"] == 4
     rows = (out / "log.csv").read_text().splitlines()
     assert rows[0].startswith("step,") and len(rows) == 5

@@ -178,11 +178,11 @@ def load_sources(sources: list[Path], *, tiff_axes: str | None = None, progress:
 
 def to_float_frames(imgs: list[np.ndarray]) -> list[np.ndarray]:
     """uint8 / uint16 frames → float32 [0, 1], in place, one at a time (the list is returned)."""
+    from mfif.io import frame_to_float
+
     for k, im in enumerate(imgs):
-        if im.dtype == np.uint8:
-            imgs[k] = im.astype(np.float32) * np.float32(1 / 255)
-        elif im.dtype == np.uint16:
-            imgs[k] = im.astype(np.float32) * np.float32(1 / 65535)
+        if im.dtype in (np.uint8, np.uint16):
+            imgs[k] = frame_to_float(im)
     return imgs
 
 

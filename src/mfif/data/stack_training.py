@@ -148,17 +148,6 @@ def _mask(rng: np.random.Generator, size: int) -> np.ndarray:
     return m.astype(np.float32)
 
 
-def _index_edges(depth: np.ndarray) -> np.ndarray:
-    e = np.zeros(depth.shape, bool)
-    dy = depth[1:] != depth[:-1]
-    dx = depth[:, 1:] != depth[:, :-1]
-    e[1:] |= dy
-    e[:-1] |= dy
-    e[:, 1:] |= dx
-    e[:, :-1] |= dx
-    return e
-
-
 def make_training_stack(
     bank: SceneBank,
     rng: np.random.Generator,
@@ -188,6 +177,8 @@ def make_training_stack(
         :class:`StackSample`.
     """
     import cv2
+
+    from mfif.data.stacks import _index_edges
 
     if n < 2:
         raise MfifError(f"n: a stack needs at least two frames, got {n}")

@@ -6,9 +6,9 @@ and the running argmax. At the end::
 
     fused = Σ_k exp(z_k − m)·frame_k / s          depth = argmax_k z_k (small regions removed)
 
-so time is linear in N and memory does not grow with N beyond the frames the caller holds — a lazy
-sequence of frames (:class:`mfif.io.LazyFrames`, what ``mfif fuse`` passes for this method) is read
-once, frame by frame, and frames may be uint8 or uint16 (scaled to [0, 1] one at a time).
+so time is linear in N and memory does not grow with N beyond the frames the caller holds: any
+sequence of frames (a lazy one too) is read once, frame by frame, and frames may be uint8 or uint16
+(scaled to [0, 1] one at a time; ``mfif fuse`` passes its frames as read, 8/16 bits kept).
 """
 
 from __future__ import annotations
@@ -21,27 +21,14 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from mfif.errors import MfifError
-from mfif.options import ComposeOptions, InferenceOptions
+from mfif.io import frame_to_float
+from mfif.options import ComposeOptions
 from mfif.registry import FusionResult, register_method
 
 NAME = "mfif-stack"
 #: Softmax temperature of the shipped weights' composition, chosen on the trainer's validation stacks
 #: (``scripts/stack_select.py``; docs/model-card.md §mfif-stack).
 DEFAULT_TEMPERATURE = 0.1
-
-
-def as_float(frame: np.ndarray, *, name: str = "frame") -> np.ndarray:
-    """A frame as float32 [0, 1]: uint8 / 255, uint16 / 65535, floats clipped (alpha dropped)."""
-    a = np.asarray(frame)
-    if a.ndim == 3 and a.shape[2] == 4:
-        a = a[..., :3]
-    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] != 3):
-        raise MfifError(f"{name}: expected H x W or H x W x 3, got shape {a.shape}")
-    if a.dtype == np.uint8:
-        return a.astype(np.float32) * np.float32(1 / 255)
-    if a.dtype == np.uint16:
-        return a.astype(np.float32) * np.float32(1 / 65535)
-    return np.clip(np.asarray(a, np.float32), 0.0, 1.0)
 
 
 @lru_cache(maxsize=4)
@@ -154,7 +141,7 @@ def fuse_stack_native(
     color = False
     m = s = acc = idx = z0 = None
     for k in range(n):
-        f = as_float(frames[k], name=names[k])
+        f = frame_to_float(frames[k], name=names[k])
         if shape0 is None:
             shape0 = f.shape[:2]
             if min(shape0) < 8:

@@ -25,7 +25,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from mfif.models.generator import Branch, GeneratorConfig
+from mfif.models.generator import Branch, GeneratorConfig, _luma
 
 
 @dataclass
@@ -78,10 +78,7 @@ class FrameDecoder(nn.Module):
 
 def frame_luma(x: torch.Tensor) -> torch.Tensor:
     """N×C×H×W (C = 1 or 3) in [0, 1] → N×1×H×W ITU-R 601 luma (the pair model's weights)."""
-    if x.shape[1] == 1:
-        return x
-    w = torch.tensor([0.298936021293775, 0.587043074451121, 0.114020904255103], dtype=x.dtype, device=x.device)
-    return (x * w[None, :, None, None]).sum(dim=1, keepdim=True)
+    return x if x.shape[1] == 1 else _luma(x)
 
 
 class StackNet(nn.Module):

@@ -238,6 +238,14 @@ def train_stack(cfg: StackTrainConfig, out: str | os.PathLike[str], *, progress:
     Returns:
         Summary: steps, minutes, best step and its validation metrics.
     """
+    threads = torch.get_num_threads()
+    try:
+        return _train_stack(cfg, out, progress=progress)
+    finally:  # ``threads`` is the run's setting, not the calling process's
+        torch.set_num_threads(threads)
+
+
+def _train_stack(cfg: StackTrainConfig, out: str | os.PathLike[str], *, progress: bool) -> dict[str, Any]:
     from mfif.data.stack_training import SceneBank, make_training_stack
 
     out = Path(out)
