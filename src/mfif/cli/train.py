@@ -34,19 +34,33 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _stack_config(config: str, overrides: list[str], max_minutes: float | None, steps: int | None):  # noqa: ANN202
-    """The config of a stack-model run (a YAML with ``kind: stack``), else None (a pair-model config)."""
+#: Configs with a ``kind:`` field train another model than the MFIF-GAN generator: kind -> (module, config
+#: loader, train function). The loader takes (yaml dict, overrides, where=...) and returns the config;
+#: the train function takes (config, out folder) and returns a JSON-able summary.
+KINDS: dict[str, tuple[str, str, str]] = {
+    "stack": ("mfif.training.stack_trainer", "load_stack_config", "train_stack"),
+}
+
+
+def _kind_config(config: str, overrides: list[str], max_minutes: float | None, steps: int | None):  # noqa: ANN202
+    """(config, train function) of a run whose YAML names a ``kind`` (e.g. ``stack``), else None."""
+    import importlib
+
+    from mfif.errors import MfifError
     from mfif.training.config import _parse_yaml_text, resolve_config_path
 
     p = resolve_config_path(config)
     d = _parse_yaml_text(p.read_text(), str(p))
-    if d.get("kind") != "stack":
+    kind = d.get("kind")
+    if kind is None:
         return None
-    from mfif.training.stack_trainer import load_stack_config
-
+    if kind not in KINDS:
+        raise MfifError(f"{p}: kind {kind!r} is not one of {', '.join(sorted(KINDS))}")
+    module, loader, trainer = KINDS[kind]
+    mod = importlib.import_module(module)
     extra = [f"max_minutes={max_minutes}"] if max_minutes is not None else []
     extra += [f"steps={steps}"] if steps is not None else []
-    return load_stack_config(d, [*overrides, *extra], where=str(p))
+    return getattr(mod, loader)(d, [*overrides, *extra], where=str(p)), getattr(mod, trainer)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -55,11 +69,10 @@ def run(args: argparse.Namespace) -> int:
 
     overrides = list(args.overrides)
     if args.config and not args.resume:
-        stack = _stack_config(args.config, overrides, args.max_minutes, args.steps)
-        if stack is not None:
-            from mfif.training.stack_trainer import train_stack
-
-            print(json.dumps(train_stack(stack, args.out), indent=1, default=float))
+        kind = _kind_config(args.config, overrides, args.max_minutes, args.steps)
+        if kind is not None:
+            cfg, train = kind
+            print(json.dumps(train(cfg, args.out), indent=1, default=float))
             return 0
     if args.pack is not None:
         overrides.append(f"pack={args.pack}")

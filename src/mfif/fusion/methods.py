@@ -86,8 +86,14 @@ _VARIANT_OF: dict[str, str] = {}
 
 def has_weights(method: str) -> bool:
     """True when the shipped weights a learned method uses are installed (False for unknown names)."""
+    from mfif.registry import get_method
+
     name = _VARIANT_OF.get(method, method)
-    return name in ("mfif-gan", "mfif-gan-lite") and bool(installed_weights(name))
+    try:
+        info = get_method(method)
+    except MfifError:
+        return False
+    return info.needs_weights and bool(installed_weights(name))
 
 
 def default_method(n_sources: int = 2, options: Sequence[str] = (), *, weights: str | None = None) -> str:
