@@ -5,6 +5,12 @@ Usage::
 
     python scripts/table1_merge.py --stored docs/results/tables --scores bench-out/paper-learned/scores.csv
         [--views lytro:as-delivered,mffw:as-delivered,grayscale:lossless-all-pairs] [--out FILE.md]
+    python scripts/table1_merge.py --stored docs/results/tables --scores A/scores.csv B/scores.csv --paper
+
+``--scores`` takes several files (e.g. one bench run per method). ``--paper`` keeps only the paper's
+Table 1 rows: the eight methods it compares against and MFIF-GAN, run by us (``mfif.bench.PAPER_METHODS``),
+beside the published outputs of the same methods (MFIFB's, the survey's, the authors'), and ranks among
+those rows; ``--only M1,M2`` keeps any other list of rows.
 
 When only some methods' outputs change (e.g. new weights of the learned methods) the other rows of
 Table 1 stay valid, so only the changed methods need to run (``mfif bench --methods ...`` into a new
@@ -28,22 +34,38 @@ from pathlib import Path
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--stored", required=True, help="folder with table1_<dataset>_<view>.csv")
-    ap.add_argument("--scores", required=True, help="scores.csv of the bench run of the changed methods")
+    ap.add_argument("--scores", required=True, nargs="+", help="scores.csv of the bench run(s) of the changed methods")
     ap.add_argument("--views", default="lytro:as-delivered,mffw:as-delivered,grayscale:lossless-all-pairs")
     ap.add_argument("--out", default=None, help="also write the Markdown here")
+    ap.add_argument("--paper", action="store_true", help="only the paper's Table 1 methods, ours and published")
+    ap.add_argument("--only", default=None, help="comma-separated rows to keep (ranked among themselves)")
     args = ap.parse_args(argv)
 
+    from mfif.bench import PAPER_METHODS, PAPER_PUBLISHED
     from mfif.bench.runner import read_csv
+    from mfif.registry import get_method
+    from mfif.errors import MfifError
     from mfif.bench.tables import mean_scores, metric_directions, rank_methods, table1_markdown
     from mfif.metrics import METRIC_NAMES
 
     metrics = list(METRIC_NAMES)
     dirs = metric_directions(metrics)
-    scores = Path(args.scores)
-    if not scores.is_file():
-        print(f"table1_merge: {scores}: no such scores file", file=sys.stderr)
-        return 2
-    rows = read_csv(scores)
+    rows = []
+    for name in args.scores:
+        scores = Path(name)
+        if not scores.is_file():
+            print(f"table1_merge: {scores}: no such scores file", file=sys.stderr)
+            return 2
+        rows += read_csv(scores)
+    keep = set(PAPER_METHODS) | set(PAPER_PUBLISHED) if args.paper else None
+    if args.only:
+        keep = (keep or set()) | {m.strip() for m in args.only.split(",") if m.strip()}
+
+    def learned(m: str) -> bool:
+        try:
+            return get_method(m).needs_weights
+        except MfifError:  # a published entry or a method not registered here
+            return m.startswith("mfif-gan")
     out = []
     for view in args.views.split(","):
         dataset, kind = view.split(":", 1)
@@ -62,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         means = {r["method"]: {m: float(r[m]) for m in metrics} for r in stored if r["method"] not in new_means}
         means.update(new_means)
+        if keep is not None:
+            means = {m: v for m, v in means.items() if m in keep}
         _, avg = rank_methods(means, dirs)
         ours = {m: v for m, v in means.items() if ":" not in m}
         _, avg_ours = rank_methods(ours, dirs)
@@ -69,13 +93,13 @@ def main(argv: list[str] | None = None) -> int:
         out.append(table1_markdown(means, dirs))
         out.append("\nAverage rank among our methods only (no published outputs): "
                    + ", ".join(f"{m} {avg_ours[m]:.2f}" for m in sorted(avg_ours, key=avg_ours.get)) + "\n")
-        classical = {m: v for m, v in ours.items() if not m.startswith("mfif-gan")}
+        classical = {m: v for m, v in ours.items() if not learned(m)}
         alone = []
-        for learned in sorted(m for m in ours if m.startswith("mfif-gan")):
-            _, a = rank_methods({**classical, learned: ours[learned]}, dirs)
+        for lm in sorted(m for m in ours if learned(m)):
+            _, a = rank_methods({**classical, lm: ours[lm]}, dirs)
             order = sorted(a, key=a.get)
-            alone.append(f"{learned} {a[learned]:.2f} ({order.index(learned) + 1}.; best classical "
-                         f"{next(m for m in order if m != learned)} {a[next(m for m in order if m != learned)]:.2f})")
+            alone.append(f"{lm} {a[lm]:.2f} ({order.index(lm) + 1}.; best classical "
+                         f"{next(m for m in order if m != lm)} {a[next(m for m in order if m != lm)]:.2f})")
         out.append("Each learned method alone with the classical baselines: " + "; ".join(alone) + "\n")
     text = "".join(out)
     print(text)

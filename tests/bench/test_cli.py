@@ -51,3 +51,13 @@ def test_bench_cli_notes_the_paper_model_on_cpu(tmp_path: Path, tiny_dataset, ca
     rc = main(["bench", "--dataset", f"t={root}", "--methods", "sf", "--device", "cpu", "--limit", "1",
                "--out", str(tmp_path / "p"), "--no-progress", "--no-fig6", "--metrics", "QG"])
     assert rc == 0 and "paper-size" not in capsys.readouterr().err
+
+
+def test_paper_token_expands_to_the_papers_table1_methods() -> None:
+    from mfif.bench import PAPER_METHODS
+    from mfif.cli.bench import _expand_methods
+
+    out = _expand_methods(["dsift", "paper", "mfif-gan-lite"])
+    assert out[0] == "dsift" and out[-1] == "mfif-gan-lite"
+    assert set(PAPER_METHODS) <= set(out) and len(out) == len(set(out)) == len(PAPER_METHODS) + 1
+    assert _expand_methods(["gff"]) == ["gff"]

@@ -41,6 +41,18 @@ def _default_methods() -> list[str]:
     return [m.name for m in list_methods() if not m.name.startswith("_") and (not m.needs_weights or has_weights(m.name))]
 
 
+def _expand_methods(names: list[str]) -> list[str]:
+    """``paper`` in a method list stands for the paper's Table 1 methods (:data:`mfif.bench.PAPER_METHODS`)."""
+    from mfif.bench import PAPER_METHODS
+
+    out: list[str] = []
+    for n in names:
+        for m in (PAPER_METHODS if n == "paper" else (n,)):
+            if m not in out:
+                out.append(m)
+    return out
+
+
 def _method_options(args: argparse.Namespace) -> dict[str, dict]:
     import json
 
@@ -66,7 +78,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     if not args.dataset:
         raise MfifError("--dataset: give at least one NAME=PATH")
     datasets = [parse_dataset_arg(d) for d in args.dataset]
-    methods = _csv_list(args.methods) if args.methods else _default_methods()
+    methods = _expand_methods(_csv_list(args.methods)) if args.methods else _default_methods()
     published = [parse_published_arg(p) for p in args.published or []]
     published += [parse_published_arg(p, group="ablation") for p in args.ablation or []]
     if args.reference_root:
@@ -204,7 +216,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "them with published outputs, and write tables/figures/results.md. Resumable.")
     p.add_argument("--dataset", action="append", metavar="NAME=PATH", help="a folder of pairs (repeatable); "
                    "NAME lytro/mffw/grayscale enables the authors' file naming for published outputs")
-    p.add_argument("--methods", default=None, help="comma-separated registry names (default: all with weights available)")
+    p.add_argument("--methods", default=None, help="comma-separated registry names; 'paper' = the paper's Table 1 methods "
+                   "(cnn, mmf-net, mwgf, quadtree, dsift, csr, nsct, fusegan, mfif-gan) (default: all with weights available)")
     p.add_argument("--out", default=None, help="output folder (outputs/, scores.csv, runs.csv, tables/, figures/, results.md)")
     p.add_argument("--published", action="append", metavar="NAME=DIR", help="published fused outputs ranked as a method")
     p.add_argument("--ablation", action="append", metavar="NAME=DIR", help="fused outputs of an ablation variant (Fig. 7)")
