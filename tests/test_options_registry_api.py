@@ -68,6 +68,8 @@ def test_registry_declares_options_of_every_method() -> None:
         if info.name == "mfif-stack":  # one pass per frame: no pair composition, no tiling, no strategy
             assert info.options == {"weights", "device", "amp", "channels_last", "tta", "temperature",
                                     "min_region_ratio", "connectivity", "postprocess", "progress"}
+        elif info.needs_weights and info.fn.__module__.startswith("mfif.baselines."):  # the paper's learned comparisons
+            assert {"weights", "device"} <= info.options, info.name
         elif info.needs_weights:
             assert info.options == LEARNED_OPTIONS, info.name
         else:

@@ -39,6 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 #: the train function takes (config, out folder) and returns a JSON-able summary.
 KINDS: dict[str, tuple[str, str, str]] = {
     "stack": ("mfif.training.stack_trainer", "load_stack_config", "train_stack"),
+    "fusegan": ("mfif.training.fusegan_trainer", "load_fusegan_config", "train_fusegan"),
     "cnn": ("mfif.training.cnn_liu_trainer", "load_cnn_config", "train_cnn"),
 }
 
