@@ -41,6 +41,7 @@ KINDS: dict[str, tuple[str, str, str]] = {
     "stack": ("mfif.training.stack_trainer", "load_stack_config", "train_stack"),
     "fusegan": ("mfif.training.fusegan_trainer", "load_fusegan_config", "train_fusegan"),
     "cnn": ("mfif.training.cnn_liu_trainer", "load_cnn_config", "train_cnn"),
+    "mmf-net": ("mfif.training.mmf_net_trainer", "load_mmf_net_config", "train_mmf_net"),
 }
 
 
