@@ -69,7 +69,7 @@ class CnnLiuConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "CnnLiuConfig":
+    def from_dict(cls, d: dict[str, Any]) -> CnnLiuConfig:
         names = {f.name for f in fields(cls)}
         unknown = sorted(k for k in d if k not in names)
         if unknown:

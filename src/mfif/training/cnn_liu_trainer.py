@@ -12,7 +12,8 @@ Objective: softmax cross-entropy; SGD with momentum 0.9 and weight decay 5e-4 (p
 ``lr`` with a linear warm-up over ``warmup`` steps and a cosine decay to 0 over ``steps`` or the
 wall-clock budget ``max_minutes``, whichever is further along. Validation: a fixed seeded set of
 ``val_pairs`` patch pairs from the pack's held-out ``val`` images (accuracy and loss); the weights of the
-best validation accuracy are exported (``best/<export_name>.safetensors``, fp16). Lytro, MFFW and the
+lowest validation cross-entropy are exported (``best/<export_name>.safetensors``, fp16; the loss rather
+than the accuracy, which saturates near 1 on this easy task). Lytro, MFFW and the
 grayscale set are never used for any choice.
 
 One torch thread by default (``threads: 1``); the caller's thread count is restored afterwards.
@@ -26,16 +27,23 @@ import json
 import math
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from mfif.errors import MfifError
-from mfif.models.cnn_liu import PATCH, CnnLiu, CnnLiuConfig, parameter_count, save_cnn_liu
+from mfif.models.cnn_liu import (
+    PATCH,
+    CnnLiu,
+    CnnLiuConfig,
+    parameter_count,
+    save_cnn_liu,
+)
 
 VAL_SEED = 20_260_417
 
@@ -73,7 +81,7 @@ class CnnTrainConfig:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
-    def validate(self) -> "CnnTrainConfig":
+    def validate(self) -> CnnTrainConfig:
         if self.kind != "cnn":
             raise MfifError(f"kind: expected 'cnn', got {self.kind!r}")
         for k in ("c1", "c2", "c3", "fc", "blur_levels", "batch_size", "steps", "val_every", "val_pairs",
@@ -218,7 +226,7 @@ def evaluate(model: CnnLiu, val: tuple[np.ndarray, np.ndarray, np.ndarray], *, c
 
 def train_cnn(cfg: CnnTrainConfig, out: str | os.PathLike[str], *, progress: bool = True) -> dict[str, Any]:
     """Run a ``cnn`` training (module docstring). ``out`` receives ``config.json``, ``log.csv``,
-    ``best/<export_name>.safetensors`` (best validation accuracy), ``last/`` and ``summary.json``.
+    ``best/<export_name>.safetensors`` (lowest validation loss), ``last/`` and ``summary.json``.
 
     Returns:
         JSON-able summary: steps, minutes, parameters, best step and its validation metrics, final metrics.
@@ -265,7 +273,7 @@ def _train(cfg: CnnTrainConfig, out: Path, *, progress: bool) -> dict[str, Any]:
     log = csv.writer(log_f)
     log.writerow(["step", "minutes", "lr", "loss", "train_acc", "val_acc", "val_loss"])
     t0 = time.monotonic()
-    best: tuple[float, int, dict[str, float]] = (-1.0, 0, {})
+    best: tuple[float, int, dict[str, float]] = (math.inf, 0, {})
     losses: list[float] = []
     accs: list[float] = []
     step = 0
@@ -285,15 +293,16 @@ def _train(cfg: CnnTrainConfig, out: Path, *, progress: bool) -> dict[str, Any]:
             loss.backward()
             opt.step()
             step += 1
-            if not math.isfinite(float(loss)):
-                raise MfifError(f"cnn training diverged at step {step} (loss {float(loss)}); lower lr")
-            losses.append(float(loss))
+            lv = float(loss.detach())
+            if not math.isfinite(lv):
+                raise MfifError(f"cnn training diverged at step {step} (loss {lv}); lower lr")
+            losses.append(lv)
             accs.append(float((z.argmax(dim=1) == y).float().mean()))
             row_val: dict[str, float] = {}
             if step % cfg.val_every == 0:
                 row_val = evaluate(model, val)
-                if row_val["acc"] > best[0]:
-                    best = (row_val["acc"], step, row_val)
+                if row_val["loss"] < best[0]:
+                    best = (row_val["loss"], step, row_val)
                     save_cnn_liu(model, out / "best" / f"{cfg.export_name}.safetensors",
                                  metadata={**meta, "step": step, "val": row_val})
             if step % cfg.log_every == 0 or row_val:
@@ -309,8 +318,8 @@ def _train(cfg: CnnTrainConfig, out: Path, *, progress: bool) -> dict[str, Any]:
     finally:
         log_f.close()
     final = evaluate(model, val)
-    if final["acc"] > best[0]:
-        best = (final["acc"], step, final)
+    if final["loss"] < best[0]:
+        best = (final["loss"], step, final)
         save_cnn_liu(model, out / "best" / f"{cfg.export_name}.safetensors",
                      metadata={**meta, "step": step, "val": final})
     save_cnn_liu(model, out / "last" / f"{cfg.export_name}.safetensors", metadata={**meta, "step": step, "val": final})
