@@ -233,3 +233,23 @@ def test_shipped_weights_pick_the_sharp_side() -> None:
     interior = np.ones(mask.shape, bool)
     interior[:, 40:56] = False
     assert (r.decision_map.astype(bool) == mask)[interior].mean() > 0.95
+
+
+def test_folded_head_is_the_same_network(tmp_path: Path) -> None:
+    from mfif.models.cnn_liu import fold_head, parameter_count
+
+    m = _tiny(5)
+    f = fold_head(m)
+    assert f.config.folded and f.fc2 is None
+    assert parameter_count(f) == parameter_count(m) - 8 * 4 * 64 - 4 * 2 + 8 * 2 * 64 + 2  # fc1, fc2 → folded
+    a, b, _ = _pair(40, 36, seed=5)
+    with torch.no_grad():
+        ref = m.score(torch.from_numpy(a)[None, None], torch.from_numpy(b)[None, None])[0].numpy()
+        got = f.score(torch.from_numpy(a)[None, None], torch.from_numpy(b)[None, None])[0].numpy()
+    np.testing.assert_allclose(got, ref, atol=1e-5)
+    p = save_cnn_liu(f, tmp_path / "folded.safetensors", dtype=torch.float32)
+    np.testing.assert_allclose(patch_scores(load_cnn_liu(p), a, b), ref, atol=1e-5)
+    with pytest.raises(MfifError, match="cannot be folded"):
+        fold_head(_tiny(5, CnnLiuConfig(c1=4, c2=4, c3=4, fc=4, fc_relu=True)))
+    with pytest.raises(MfifError, match="mat layout"):
+        save_liu_mat(f, tmp_path / "f.mat")

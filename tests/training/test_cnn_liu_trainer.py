@@ -74,7 +74,7 @@ def test_a_three_step_run_exports_weights_that_fuse(tiny_pack: Path, tmp_path: P
     best = tmp_path / "run" / "best" / "cnn.safetensors"
     assert best.is_file() and (tmp_path / "run" / "last" / "cnn.safetensors").is_file()
     model = load_cnn_liu(best)
-    assert model.config.c1 == 4
+    assert model.config.c1 == 4 and model.config.folded  # exported as shipped: the linear head folded
     r = np.random.default_rng(0)
     a, b = r.random((2, 32, 40)).astype(np.float32)
     res = cnn_fuse([a, b], weights=str(best), device="cpu")

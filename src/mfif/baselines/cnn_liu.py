@@ -90,25 +90,6 @@ def get_model(weights: str | None = None, device: Any = "auto") -> Any:
     return _cached(path, str(resolve_device(device)))
 
 
-def _linear_head(model: Any) -> tuple[Any, Any] | None:
-    """fc2 ∘ fc1 as one 8×8 convolution (weight 2×512×8×8, bias 2) when no ReLU separates them (the
-    released network): the same function, 128× fewer operations than fc1 (which dominates otherwise).
-    None when ``fc_relu`` is set."""
-    import torch
-
-    if model.config.fc_relu:
-        return None
-    w1 = model.fc1.weight.detach().double()  # fc × 512 × 8 × 8
-    w2 = model.fc2.weight.detach().double()[:, :, 0, 0]  # 2 × fc
-    w = torch.einsum("of,fikl->oikl", w2, w1)
-    bias = torch.zeros(2, dtype=torch.float64, device=w.device)
-    if model.fc1.bias is not None:
-        bias = bias + w2 @ model.fc1.bias.detach().double()
-    if model.fc2.bias is not None:
-        bias = bias + model.fc2.bias.detach().double()
-    return w.float(), bias.float()
-
-
 def patch_scores(model: Any, a: np.ndarray, b: np.ndarray, *, amp: bool = False,
                  strip_pixels: int = STRIP_PIXELS) -> np.ndarray:
     """Score map of a gray pair: float32 ``ceil(H/2) − 7`` × ``ceil(W/2) − 7``, the probability that A is
@@ -127,7 +108,7 @@ def patch_scores(model: Any, a: np.ndarray, b: np.ndarray, *, amp: bool = False,
     h, w = a.shape
     sh, sw = score_shape(h, w)
     dev = next(model.parameters()).device
-    head = _linear_head(model)
+    head = model.linear_head()  # fc2 ∘ fc1 as one convolution: 128× fewer operations than fc1
     rows = max(8, int(strip_pixels // max(1, 2 * w)) - 11)  # score rows per strip
     out = np.empty((sh, sw), np.float32)
     with torch.inference_mode(), torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
@@ -141,8 +122,8 @@ def patch_scores(model: Any, a: np.ndarray, b: np.ndarray, *, amp: bool = False,
             p0 = s0 // 2  # pooled row of f's first row
             f = f[:, :, i0 - p0: i1 + 7 - p0]
             x = torch.cat([f[:n], f[n:]], dim=1)
-            if head is not None:  # fc2 ∘ fc1 as one 8×8 convolution to 2 channels
-                z = torch.nn.functional.conv2d(x, head[0].to(x.dtype), head[1].to(x.dtype)).float()
+            if head is not None:
+                z = torch.nn.functional.conv2d(x, head[0].to(x.device), head[1].to(x.device)).float()
             else:
                 z = model.fc2(torch.relu(model.fc1(x))).float()
             out[i0:i1] = torch.softmax(z, dim=1)[0, 1].cpu().numpy()
