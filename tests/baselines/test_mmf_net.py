@@ -22,8 +22,9 @@ TINY = MMFNetConfig(width_a=4, blocks_a=1, width_b=6, blocks_b=2, full_blocks=1)
 def _tiny_model(seed: int = 0) -> MMFNet:
     torch.manual_seed(seed)
     m = MMFNet(TINY)
-    with torch.no_grad():  # a trained model's correction head is not zero
+    with torch.no_grad():  # a trained model's output heads are not constant
         m.b_out.weight.normal_(0.0, 0.05)
+        m.a_out.weight.normal_(0.0, 0.05)
     return m.eval()
 
 
@@ -58,19 +59,26 @@ def test_untrained_cascade_is_the_initial_fusion() -> None:
     x = torch.rand(2, 6, 20, 24)
     with torch.no_grad():
         g, f = m(x)
-    assert g.shape == (2, 1, 20, 24) and f.shape == (2, 3, 20, 24)
-    assert float(g.min()) >= 0 and float(g.max()) <= 1
-    torch.testing.assert_close(f, g * x[:, :3] + (1 - g) * x[:, 3:])
+        assert g.shape == (2, 1, 20, 24) and f.shape == (2, 3, 20, 24)
+        assert torch.equal(g, torch.full_like(g, 0.5))  # the map head starts at 0.5
+        torch.testing.assert_close(f, 0.5 * (x[:, :3] + x[:, 3:]))
+        m.a_out.weight.normal_(0.0, 0.05)  # any map: the correction head is still zero
+        g, f = m(x)
+        torch.testing.assert_close(f, g * x[:, :3] + (1 - g) * x[:, 3:])
 
 
 def test_correction_acts_only_where_the_map_is_undecided() -> None:
     m = _tiny_model()
     x = torch.rand(1, 6, 16, 16)
     with torch.no_grad():
-        m.a_out.bias.fill_(40.0)  # map saturates at 1: the boundary weight 1 - 2|G - 0.5| is 0
+        m.a_out.weight.zero_()
+        m.a_out.bias.fill_(1.0)  # map 1 everywhere: the boundary weight 1 - 2|G - 0.5| is 0
         g, f = m(x)
-    assert float(g.min()) > 0.999
-    torch.testing.assert_close(f, x[:, :3], atol=1e-3, rtol=0)
+        assert torch.equal(g, torch.ones_like(g))
+        torch.testing.assert_close(f, x[:, :3])
+        m.a_out.bias.fill_(0.5)  # undecided: the correction is added in full
+        g, f = m(x)
+        assert not torch.allclose(f, 0.5 * (x[:, :3] + x[:, 3:]))
 
 
 def test_receptive_field_radius() -> None:
@@ -155,7 +163,7 @@ def test_method_rgb(tiny_weights: Path) -> None:
     with torch.no_grad():
         g, f = model(torch.from_numpy(np.concatenate([a, b], 2).transpose(2, 0, 1).copy())[None])
     np.testing.assert_allclose(res.fused, f[0].permute(1, 2, 0).clamp(0, 1).numpy(), atol=1e-5)
-    np.testing.assert_allclose(res.focus_map, g[0, 0].numpy(), atol=1e-5)
+    np.testing.assert_allclose(res.focus_map, g[0, 0].clamp(0, 1).numpy(), atol=1e-5)
     assert res.extras["initial"].shape == (21, 27, 3)
 
 

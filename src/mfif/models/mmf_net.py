@@ -12,13 +12,16 @@ independent implementation):
 * cascade: ``F = G·A + (1 − G)·B + (1 − 2|G − 0.5|)·R``: the correction acts only where the map is
   undecided (the boundary band).
 
-Initialisation: Kaiming normal (a = 0.1) and zero biases as the reference, except the boundary
-sub-net's last conv, zero-initialised, so an untrained cascade returns the initial fusion (short CPU
-training; docs/comparisons/mmf-net.md).
+Initialisation: Kaiming normal (a = 0.1) and zero biases as the reference, except the two output
+convs: the map head starts at the constant 0.5 (zero weights, bias 0.5) and the boundary sub-net's last
+conv at zero, so an untrained cascade returns the average of the sources (short CPU training;
+docs/comparisons/mmf-net.md).
 
 Residual block: conv 3×3 → ReLU → conv 3×3, added to its input. Hidden single convs are followed by a
-LeakyReLU(0.1); the map head by a sigmoid (the reference's helper module with the exact activations is
-not published; a sigmoid keeps ``G`` in [0, 1] as the cascade formula needs). Sources are taken in
+LeakyReLU(0.1); the map head is linear, as in the reference's cascade, which uses the raw map (its
+helper module with the exact activations is not published; a sigmoid head saturated at 1 within the
+first steps of CPU training and never recovered). ``G`` is therefore not bounded; the map loss pulls it
+to [0, 1], and it is clipped only where it is reported as a focus map. Sources are taken in
 [0, 1] as the authors did (no [−1, 1] normalisation). Every convolution is 'same'-padded at stride 1,
 so any H×W works and the output is exactly as large as the input; the receptive-field radius is
 :meth:`MMFNetConfig.radius` pixels (for tiling).
@@ -109,7 +112,8 @@ class ResBlock(nn.Module):
 
 class MMFNet(nn.Module):
     """The cascade (module docstring). ``forward(x)`` with x N×6×H×W (A then B, RGB in [0, 1]) returns
-    ``(G, F)``: the guidance map N×1×H×W in [0, 1] and the fused image N×3×H×W (not clipped)."""
+    ``(G, F)``: the guidance map N×1×H×W (not bounded; ≈ [0, 1] once trained) and the fused image
+    N×3×H×W (not clipped)."""
 
     def __init__(self, config: MMFNetConfig | None = None) -> None:
         super().__init__()
@@ -128,15 +132,17 @@ class MMFNet(nn.Module):
                 nn.init.kaiming_normal_(m.weight, 0.1)
                 nn.init.zeros_(m.bias)
         nn.init.zeros_(self.b_out.weight)  # the cascade starts as the initial fusion (no random correction)
+        nn.init.zeros_(self.a_out.weight)  # the map starts at 0.5 everywhere
+        nn.init.constant_(self.a_out.bias, 0.5)
 
     def guidance(self, x: torch.Tensor) -> torch.Tensor:
-        """The initial-fusion sub-net: N×6×H×W → N×1×H×W map in [0, 1]."""
+        """The initial-fusion sub-net: N×6×H×W → N×1×H×W map (linear head, not bounded)."""
         act = nn.functional.leaky_relu
         h = act(self.a_in(x), 0.1)
         for blk in self.a_blocks:
             h = h + blk(h)
         h = act(self.a_mid(h), 0.1)
-        return torch.sigmoid(self.a_out(h))
+        return self.a_out(h)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if x.ndim != 4 or x.shape[1] != 6:

@@ -67,10 +67,10 @@ class MMFTrainConfig:
     sigma: list = field(default_factory=lambda: [0.8, 2.0])
     band_threshold: float = 0.05
     map_weight: float = 0.2
-    lr: float = 3e-4
-    lr_stage1: float = 1e-3
+    lr: float = 2e-4
+    lr_stage1: float = 3e-4
     weight_decay: float = 4e-4
-    stage1_fraction: float = 0.5
+    stage1_fraction: float = 0.6
     steps: int = 100000
     max_minutes: float | None = 45.0
     val_every: int = 50
