@@ -153,8 +153,8 @@ def conv_crf(
     theta_pos: float = 3.0,
     theta_int: float = 0.05,
     theta_smooth: float = 3.0,
-    w_bilateral: float = 3.0,
-    w_smooth: float = 1.0,
+    w_bilateral: float = 0.5,
+    w_smooth: float = 0.5,
     eps: float = 1e-4,
 ) -> torch.Tensor:
     """Convolutional CRF refinement of a two-label confidence map (mean-field inference).
@@ -173,7 +173,8 @@ def conv_crf(
         window: Odd window size.
         theta_pos, theta_int: Spatial (px) and intensity scales of the bilateral-like kernel.
         theta_smooth: Spatial scale (px) of the Gaussian kernel.
-        w_bilateral, w_smooth: Kernel weights (logit units).
+        w_bilateral, w_smooth: Kernel weights (logit units); the defaults were chosen on held-out synthetic
+            pairs of the pack (``scripts/fusegan_crf.py``, docs/comparisons/fusegan.md).
         eps: The confidence is clipped to [eps, 1 − eps] before the logarithm.
 
     Returns:
