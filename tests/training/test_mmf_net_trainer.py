@@ -151,3 +151,24 @@ def test_run_is_seeded(tiny_pack: Path, tmp_path: Path) -> None:
 def test_missing_pack_is_one_error(tmp_path: Path) -> None:
     with pytest.raises(MfifError, match="no such folder"):
         train_mmf_net(_cfg(tmp_path / "nopack", "steps=1"), tmp_path / "run", progress=False)
+
+
+def test_init_from_and_warmup(tiny_pack: Path, tmp_path: Path) -> None:
+    from mfif.models.mmf_net import load_mmf_net
+
+    first = tmp_path / "first"
+    train_mmf_net(_cfg(tiny_pack, "steps=2", "stage1_fraction=0.9"), first, progress=False)
+    w = first / "last" / "mmf-net.safetensors"
+    out = tmp_path / "second"
+    s = train_mmf_net(_cfg(tiny_pack, "steps=1", "stage1_fraction=0", "warmup_steps=1000", f"init_from={w}"), out,
+                      progress=False)
+    assert s["stage1_steps"] == 0 and s["stage2_steps"] == 1
+    a = load_mmf_net(w).state_dict()
+    b = load_mmf_net(out / "last" / "mmf-net.safetensors").state_dict()
+    # one step at lr / 1000: every tensor stays within about 2e-7 (Adam's first step is lr-sized) of the start
+    assert all(float((a[k] - b[k]).abs().max()) < 1e-4 for k in a)
+    assert any(not torch.equal(a[k], b[k]) for k in a)
+    with pytest.raises(MfifError, match="warmup_steps"):
+        _cfg(tiny_pack, "warmup_steps=-1")
+    with pytest.raises(MfifError, match="differs"):
+        train_mmf_net(_cfg(tiny_pack, "steps=1", "width_a=6", f"init_from={w}"), tmp_path / "third", progress=False)
