@@ -10,7 +10,7 @@ import pytest
 import torch
 import yaml
 
-from _helpers import ROOT, ArraySource  # noqa: F401  (tests/training is on sys.path via conftest)
+from _helpers import ROOT, ArraySource  # tests/training is on sys.path (conftest)
 from mfif.errors import MfifError
 from mfif.training.fusegan_trainer import FuseGANTrainConfig, load_fusegan_config, train_fusegan
 
