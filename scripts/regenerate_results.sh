@@ -6,6 +6,7 @@
 #   STEP    any of: pack known-truth lytro mffw-gray ranks copy speed   (default: all, in this order)
 #           or the fast path when only the learned methods' outputs changed: pack known-truth learned merge speed
 #           (the learned methods on the real pairs, merged into the stored Table 1 means of docs/results/tables)
+#           or the paper's learned comparisons (cnn, mmf-net, fusegan; docs/comparisons.md): comparisons paper-time
 #
 # Environment: PYTHON (default .venv/bin/python), OUT (default bench-out, git-ignored),
 #   PACK (default packs/mf-voc; only its 64 held-out val items are used here).
@@ -48,6 +49,18 @@ for step in $STEPS; do
     mffw-gray)
       run "$PY" scripts/bench_paper.py --shared "$SHARED" --out "$OUT/paper-mffw-gray" --datasets mffw,grayscale \
         --methods "$LEARNED,$CLASSICAL" -- --no-fig6 --no-progress ;;
+    comparisons)  # the paper's learned comparisons on the three real sets, merged into the stored Table 1
+      run "$PY" -m mfif bench --out "$OUT/paper-comparisons" --methods cnn,mmf-net,fusegan --no-fig6 --no-progress \
+        --device cpu --dataset "lytro=$SHARED/data/inputs/lytro" --dataset "mffw=$SHARED/data/inputs/mffw" \
+        --dataset "grayscale=$SHARED/data/inputs/grayscale"
+      run "$PY" scripts/table1_merge.py --stored docs/results/tables --paper --only mfif-gan-lite \
+        --scores "$OUT/paper-comparisons/scores.csv" "$OUT/paper-csr/scores.csv" --out "$OUT/table1_paper.md" ;;
+    paper-csr)  # csr on MFFW and grayscale (the stored tables have it on Lytro only; ≈ 1–2 min per pair)
+      run "$PY" -m mfif bench --out "$OUT/paper-csr" --methods csr --no-fig6 --no-progress --no-format-match \
+        --dataset "mffw=$SHARED/data/inputs/mffw" --dataset "grayscale=$SHARED/data/inputs/grayscale" ;;
+    paper-time)  # Table 2 of the paper's methods in one run: the first 3 Lytro pairs, all on the CPU
+      run "$PY" -m mfif bench --out "$OUT/paper-time" --methods paper,mfif-gan-lite --limit 3 --device cpu \
+        --dataset "lytro=$SHARED/data/inputs/lytro" --no-fig6 --no-progress --no-format-match ;;
     learned)  # fast path: only the lite methods on the three real sets, lossless, no published outputs
       run "$PY" -m mfif bench --out "$OUT/paper-learned" --methods "${LEARNED#mfif-gan,}" --no-fig6 --no-progress \
         --dataset "lytro=$SHARED/data/inputs/lytro" --dataset "mffw=$SHARED/data/inputs/mffw" \
