@@ -80,6 +80,11 @@ def _cases() -> list[tuple[str, str, int, bool, dict[str, Any], str]]:
         ("mfif-stack/stack3-gray", "mfif-stack", 3, True, {}, "none"),
         ("mfif-stack/stack3/tta2", "mfif-stack", 3, False, {"tta": 2}, "none"),
         ("mfif-stack/stack3/align-ecc", "mfif-stack", 3, False, {}, "ecc"),
+        ("cnn/pair", "cnn", 2, False, {}, "none"),
+        ("cnn/pair/mfif-gan-postprocess", "cnn", 2, False, {"postprocess": "mfif-gan"}, "none"),
+        ("mmf-net/pair", "mmf-net", 2, False, {}, "none"),
+        ("fusegan/pair", "fusegan", 2, False, {}, "none"),
+        ("fusegan/pair-gray", "fusegan", 2, True, {}, "none"),
     ]
     return cases
 
