@@ -38,6 +38,7 @@ import torch
 import torch.nn.functional as F
 
 from mfif.errors import MfifError
+from mfif.training.config import load_kind_config
 from mfif.models.cnn_liu import (
     PATCH,
     CnnLiu,
@@ -110,34 +111,7 @@ def load_cnn_config(d: dict[str, Any], overrides: Sequence[str] = (), *, where: 
     Raises:
         MfifError: an unknown key, a malformed override or a value out of range (naming ``where``).
     """
-    import yaml
-
-    out = dict(d)
-    names = {f.name for f in dataclasses.fields(CnnTrainConfig)}
-    for item in overrides:
-        if "=" not in item:
-            raise MfifError(f"--set {item!r}: expected key=value")
-        k, v = (s.strip() for s in item.split("=", 1))
-        if k not in names:
-            raise MfifError(f"--set {k}: unknown config key of a cnn run")
-        out[k] = yaml.safe_load(v) if v else None
-    unknown = sorted(k for k in out if k not in names)
-    if unknown:
-        raise MfifError(f"{where}: unknown key(s) {', '.join(unknown)}")
-    defaults = CnnTrainConfig()
-    for k, v in out.items():  # YAML 1.1 reads 5e-4 as a string
-        dv = getattr(defaults, k)
-        if isinstance(v, str) and isinstance(dv, (int, float)) and not isinstance(dv, bool):
-            try:
-                out[k] = float(v) if isinstance(dv, float) else int(v)
-            except ValueError:
-                raise MfifError(f"{where}: {k}: expected a number, got {v!r}") from None
-    if isinstance(out.get("max_minutes"), str):
-        try:
-            out["max_minutes"] = float(out["max_minutes"])
-        except ValueError:
-            raise MfifError(f"{where}: max_minutes: expected a number, got {out['max_minutes']!r}") from None
-    return CnnTrainConfig(**out).validate()
+    return load_kind_config(CnnTrainConfig, d, overrides, where=where, what="cnn")
 
 
 class PatchSource:

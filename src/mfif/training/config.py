@@ -469,3 +469,50 @@ __all__ = [
     "ARCH_KEYS",
     "PACKAGE_CONFIGS",
 ]
+
+
+def load_kind_config(cls: type, d: dict[str, Any], overrides: Sequence[str] = (), *, where: str = "config",
+                     what: str = "") -> Any:
+    """A config dataclass of a ``kind:`` run (stack, cnn, mmf-net, fusegan) from a parsed YAML mapping
+    and ``key=value`` overrides, validated by the class's ``validate()``.
+
+    Values given as strings to numeric fields (YAML 1.1 reads ``3e-4`` as a string) and to
+    ``max_minutes`` become numbers; integers given to float fields become floats.
+
+    Args:
+        cls: The dataclass (every field has a default; it has a ``validate()`` returning itself).
+        d: The parsed YAML mapping.
+        overrides: ``key=value`` items (``--set``), values parsed as YAML.
+        where: The config's name in errors.
+        what: The run's kind in errors (``unknown config key of a <what> run``).
+
+    Raises:
+        MfifError: a malformed override, an unknown key or a non-number for a numeric field.
+    """
+    import yaml
+
+    out = dict(d)
+    names = {f.name for f in fields(cls)}
+    for item in overrides:
+        if "=" not in item:
+            raise MfifError(f"--set {item!r}: expected key=value")
+        k, v = (s.strip() for s in item.split("=", 1))
+        if k not in names:
+            raise MfifError(f"--set {k}: unknown config key of a {what} run")
+        out[k] = yaml.safe_load(v) if v else None
+    unknown = sorted(k for k in out if k not in names)
+    if unknown:
+        raise MfifError(f"{where}: unknown key(s) {', '.join(unknown)}")
+    defaults = cls()
+    for k, v in out.items():
+        dv = getattr(defaults, k)
+        as_float = isinstance(dv, float) or k == "max_minutes"
+        numeric = as_float or (isinstance(dv, int) and not isinstance(dv, bool))
+        if isinstance(v, str) and numeric:
+            try:
+                out[k] = float(v) if as_float else int(v)
+            except ValueError:
+                raise MfifError(f"{where}: {k}: expected a number, got {v!r}") from None
+        elif isinstance(v, int) and not isinstance(v, bool) and as_float:
+            out[k] = float(v)
+    return cls(**out).validate()

@@ -38,6 +38,7 @@ import numpy as np
 import torch
 
 from mfif.errors import MfifError
+from mfif.training.config import load_kind_config
 from mfif.models.critic import Critic
 from mfif.models.fusegan import FuseGANConfig, FuseGANGenerator, parameter_count, save_fusegan, to_luma
 from mfif.training.losses import critic_adversarial, generator_adversarial, reconstruction
@@ -115,34 +116,7 @@ def load_fusegan_config(d: dict[str, Any], overrides: Sequence[str] = (), *, whe
     Raises:
         MfifError: an unknown key, a malformed override or a value out of range (naming ``where``).
     """
-    import yaml
-
-    out = dict(d)
-    names = {f.name for f in dataclasses.fields(FuseGANTrainConfig)}
-    for item in overrides:
-        if "=" not in item:
-            raise MfifError(f"--set {item!r}: expected key=value")
-        k, v = (s.strip() for s in item.split("=", 1))
-        if k not in names:
-            raise MfifError(f"--set {k}: unknown config key of a fusegan run")
-        out[k] = yaml.safe_load(v) if v else None
-    unknown = sorted(k for k in out if k not in names)
-    if unknown:
-        raise MfifError(f"{where}: unknown key(s) {', '.join(unknown)}")
-    defaults = FuseGANTrainConfig()
-    for k, v in out.items():  # YAML 1.1 reads 5e-4 as a string; numeric fields get numbers
-        dv = getattr(defaults, k)
-        if isinstance(v, str) and isinstance(dv, (int, float)) and not isinstance(dv, bool):
-            try:
-                out[k] = float(v) if isinstance(dv, float) else int(v)
-            except ValueError:
-                raise MfifError(f"{where}: {k}: expected a number, got {v!r}") from None
-    if out.get("max_minutes") is not None:
-        try:
-            out["max_minutes"] = float(out["max_minutes"])
-        except (TypeError, ValueError):
-            raise MfifError(f"{where}: max_minutes: expected a number, got {out['max_minutes']!r}") from None
-    return FuseGANTrainConfig(**out).validate()
+    return load_kind_config(FuseGANTrainConfig, d, overrides, where=where, what="fusegan")
 
 
 def _source(cfg: FuseGANTrainConfig, source: Any) -> Any:

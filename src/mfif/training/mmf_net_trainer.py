@@ -46,6 +46,7 @@ import numpy as np
 import torch
 
 from mfif.errors import MfifError
+from mfif.training.config import load_kind_config
 from mfif.models.mmf_net import MMFNet, MMFNetConfig, parameter_count, save_mmf_net
 
 VAL_SEED = 20_260
@@ -125,32 +126,7 @@ class MMFTrainConfig:
 
 def load_mmf_net_config(d: dict[str, Any], overrides: Sequence[str] = (), *, where: str = "config") -> MMFTrainConfig:
     """An :class:`MMFTrainConfig` from a parsed YAML mapping and ``key=value`` overrides (``--set``)."""
-    import yaml
-
-    out = dict(d)
-    names = {f.name for f in dataclasses.fields(MMFTrainConfig)}
-    for item in overrides:
-        if "=" not in item:
-            raise MfifError(f"--set {item!r}: expected key=value")
-        k, v = (s.strip() for s in item.split("=", 1))
-        if k not in names:
-            raise MfifError(f"--set {k}: unknown config key of an mmf-net run")
-        out[k] = yaml.safe_load(v) if v else None
-    unknown = sorted(k for k in out if k not in names)
-    if unknown:
-        raise MfifError(f"{where}: unknown key(s) {', '.join(unknown)}")
-    defaults = MMFTrainConfig()
-    for k, v in out.items():  # YAML 1.1 reads 3e-4 as a string; numeric fields get numbers
-        dv = getattr(defaults, k)
-        numeric = isinstance(dv, (int, float)) and not isinstance(dv, bool) or k == "max_minutes"
-        if isinstance(v, str) and numeric:
-            try:
-                out[k] = float(v) if isinstance(dv, float) or k == "max_minutes" else int(v)
-            except ValueError:
-                raise MfifError(f"{where}: {k}: expected a number, got {v!r}") from None
-        elif isinstance(v, int) and not isinstance(v, bool) and isinstance(dv, float):
-            out[k] = float(v)
-    return MMFTrainConfig(**out).validate()
+    return load_kind_config(MMFTrainConfig, d, overrides, where=where, what="mmf-net")
 
 
 def guidance_target(mask: torch.Tensor, sigma: torch.Tensor, band_threshold: float) -> torch.Tensor:

@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from mfif.errors import MfifError
+from mfif.training.config import load_kind_config
 from mfif.models.stack_net import StackNet, StackNetConfig, stack_softmax_fusion
 
 VAL_SEED0 = 10_000
@@ -97,29 +98,7 @@ class StackTrainConfig:
 
 def load_stack_config(d: dict[str, Any], overrides: Sequence[str] = (), *, where: str = "config") -> StackTrainConfig:
     """A :class:`StackTrainConfig` from a parsed YAML mapping and ``key=value`` overrides."""
-    import yaml
-
-    out = dict(d)
-    names = {f.name for f in dataclasses.fields(StackTrainConfig)}
-    for item in overrides:
-        if "=" not in item:
-            raise MfifError(f"--set {item!r}: expected key=value")
-        k, v = (s.strip() for s in item.split("=", 1))
-        if k not in names:
-            raise MfifError(f"--set {k}: unknown config key of a stack run")
-        out[k] = yaml.safe_load(v) if v else None
-    unknown = sorted(k for k in out if k not in names)
-    if unknown:
-        raise MfifError(f"{where}: unknown key(s) {', '.join(unknown)}")
-    defaults = StackTrainConfig()
-    for k, v in out.items():  # YAML reads 3e-4 as a string; numbers of numeric fields are numbers
-        d = getattr(defaults, k)
-        if isinstance(v, str) and isinstance(d, (int, float)) and not isinstance(d, bool):
-            try:
-                out[k] = type(d)(float(v)) if isinstance(d, float) else int(v)
-            except ValueError:
-                raise MfifError(f"{where}: {k}: expected a number, got {v!r}") from None
-    return StackTrainConfig(**out).validate()
+    return load_kind_config(StackTrainConfig, d, overrides, where=where, what="stack")
 
 
 def _soft_target(z: torch.Tensor, n: int, sigma: float) -> torch.Tensor:
