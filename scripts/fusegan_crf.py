@@ -39,13 +39,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=64)
     args = ap.parse_args(argv)
 
-    from mfif.baselines.fusegan import weights_path
+    from mfif.models.weights import weights_file
     from mfif.data.pack import Pack
     from mfif.models.fusegan import conv_crf, load_fusegan, to_luma
     from mfif.training.validation import ValAccumulator, build_val_batches
 
     pack = Pack(args.pack)
-    model = load_fusegan(weights_path(args.weights))
+    model = load_fusegan(weights_file("fusegan", args.weights))
     idx = pack.indices("val")[: args.limit]
     bands: dict[str, list[float]] = {name: [] for name, _ in SETTINGS}
     for synthesis, kernel_note in (("conventional", "disk PSF"), ("alpha", "Gaussian")):

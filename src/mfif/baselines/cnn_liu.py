@@ -78,16 +78,9 @@ def get_model(weights: str | None = None, device: Any = "auto") -> Any:
         MfifError: no weights installed and none given, or a file that is not a cnn model.
     """
     from mfif.models.runtime import resolve_device
-    from mfif.models.weights import installed_weights
+    from mfif.models.weights import weights_file
 
-    if weights is None:
-        files = installed_weights(NAME)
-        if not files:
-            raise MfifError(f"{NAME}: no weights installed (src/mfif/weights/{NAME}.safetensors); give weights=PATH")
-        path = str(files[0])
-    else:
-        path = str(weights)
-    return _cached(path, str(resolve_device(device)))
+    return _cached(weights_file(NAME, weights), str(resolve_device(device)))
 
 
 def patch_scores(model: Any, a: np.ndarray, b: np.ndarray, *, amp: bool = False,

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from mfif.baselines._common import apply_map, check_images, check_option, gray
-from mfif.errors import MfifError
+from mfif.models.weights import weights_file
 from mfif.registry import FusionResult, register_method
 
 if TYPE_CHECKING:
@@ -30,22 +30,6 @@ def _model(path: str, device: str) -> FuseGANGenerator:
     from mfif.models.fusegan import load_fusegan
 
     return load_fusegan(path, device=device)
-
-
-def weights_path(weights: str | None = None) -> str:
-    """The weights file to use: ``weights`` when given, else the installed ``fusegan.safetensors``.
-
-    Raises:
-        MfifError: no file given and none installed.
-    """
-    if weights is not None:
-        return str(weights)
-    from mfif.models.weights import installed_weights
-
-    files = installed_weights(NAME)
-    if not files:
-        raise MfifError(f"{NAME}: no weights installed (src/mfif/weights/{NAME}.safetensors); give --weights PATH")
-    return str(files[0])
 
 
 @register_method(
@@ -77,7 +61,7 @@ def fusegan(images: Sequence[np.ndarray], *, weights: str | None = None, device:
     """
     imgs = check_images(images, method=NAME, max_inputs=2)
     check_option(NAME, "crf", crf, isinstance(crf, (bool, np.bool_)), "True or False")
-    path = weights_path(weights)
+    path = weights_file(NAME, weights)
     import torch
 
     from mfif.models.fusegan import conv_crf

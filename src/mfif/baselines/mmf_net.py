@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from mfif.baselines._common import check_images, check_option
-from mfif.errors import MfifError
+from mfif.models.weights import weights_file
 from mfif.registry import FusionResult, register_method
 
 if TYPE_CHECKING:
@@ -32,22 +32,6 @@ def _model(path: str, device: str) -> MMFNet:
     from mfif.models.mmf_net import load_mmf_net
 
     return load_mmf_net(path, device=device)
-
-
-def weights_path(weights: str | None = None) -> str:
-    """The weights file to use: ``weights`` when given, else the installed ``mmf-net.safetensors``.
-
-    Raises:
-        MfifError: no file given and none installed.
-    """
-    if weights is not None:
-        return str(weights)
-    from mfif.models.weights import installed_weights
-
-    files = installed_weights(NAME)
-    if not files:
-        raise MfifError(f"{NAME}: no weights installed (src/mfif/weights/{NAME}.safetensors); give --weights PATH")
-    return str(files[0])
 
 
 def _run(model: MMFNet, x: Any, amp: bool) -> tuple[Any, Any]:
@@ -104,7 +88,7 @@ def mmf_net(images: Sequence[np.ndarray], *, weights: str | None = None, device:
 
     dev = resolve_device(device)
     use_amp = resolve_amp(amp, dev)
-    model = _model(weights_path(weights), str(dev))
+    model = _model(weights_file(NAME, weights), str(dev))
     is_gray = imgs[0].ndim == 2
     rgb = [np.repeat(im[..., None], 3, axis=2) if is_gray else im for im in imgs]
     h, w = rgb[0].shape[:2]

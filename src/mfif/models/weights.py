@@ -43,6 +43,20 @@ def installed_weights(name: str, *, directory: Path | None = None) -> list[Path]
     return [p for p in shards if (m := _SHARD_RE.match(p.name)) and m.group("name") == name]
 
 
+def weights_file(name: str, weights: str | os.PathLike[str] | None = None) -> str:
+    """The weights file a method ``name`` uses: ``weights`` when given, else its installed file.
+
+    Raises:
+        MfifError: no file given and none installed.
+    """
+    if weights is not None:
+        return str(weights)
+    files = installed_weights(name)
+    if not files:
+        raise MfifError(f"{name}: no weights installed (src/mfif/weights/{name}.safetensors); give --weights PATH")
+    return str(files[0])
+
+
 def _resolve(path: str | os.PathLike[str]) -> list[Path]:
     p = Path(path)
     if p.is_dir():
