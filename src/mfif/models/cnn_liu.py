@@ -198,19 +198,9 @@ def score_shape(h: int, w: int) -> tuple[int, int]:
 def save_cnn_liu(model: CnnLiu, path: str | os.PathLike[str], *, metadata: dict[str, Any] | None = None,
                  dtype: torch.dtype = torch.float16) -> Path:
     """Write ``model`` as one safetensors file (atomic; fp16 by default), config in ``mfif_config``."""
-    from safetensors.torch import save_file
+    from mfif.models.weights import save_model_file
 
-    from mfif.io import publish
-
-    path = Path(path)
-    meta = {"mfif_config": json.dumps(model.config.to_dict()), "format": FORMAT}
-    meta.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in (metadata or {}).items()})
-    state = {k: v.detach().cpu().to(dtype).contiguous() for k, v in model.state_dict().items()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{path.name}")
-    save_file(state, str(tmp), metadata=meta)
-    publish(tmp, path)
-    return path
+    return save_model_file(model, path, fmt=FORMAT, metadata=metadata, dtype=dtype)
 
 
 def load_cnn_liu(path: str | os.PathLike[str] | list[Path]) -> CnnLiu:

@@ -220,20 +220,9 @@ def conv_crf(
 
 def save_fusegan(model: FuseGANGenerator, path: str | os.PathLike[str], *, metadata: dict[str, Any] | None = None) -> Path:
     """Write the generator as one fp16 safetensors file (atomic), config in the ``mfif_config`` metadata."""
-    from safetensors.torch import save_file
+    from mfif.models.weights import save_model_file
 
-    from mfif.io import publish
-
-    path = Path(path)
-    meta = {"mfif_config": json.dumps(model.config.to_dict()), "format": FORMAT}
-    meta.update({k: str(v) for k, v in (metadata or {}).items()})
-    state = {k: (v.detach().cpu().to(torch.float16) if v.is_floating_point() else v.detach().cpu()).contiguous()
-             for k, v in model.state_dict().items()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{path.name}")
-    save_file(state, str(tmp), metadata=meta)
-    publish(tmp, path)
-    return path
+    return save_model_file(model, path, fmt=FORMAT, metadata=metadata)
 
 
 def load_fusegan(path: str | os.PathLike[str], *, device: str | torch.device = "cpu") -> FuseGANGenerator:

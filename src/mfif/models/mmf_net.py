@@ -171,19 +171,9 @@ def save_mmf_net(model: MMFNet, path: str | os.PathLike[str], *, metadata: dict[
     Returns:
         The path written.
     """
-    from safetensors.torch import save_file
+    from mfif.models.weights import save_model_file
 
-    from mfif.io import publish
-
-    path = Path(path)
-    meta = {"mfif_config": json.dumps(model.config.to_dict()), "format": FORMAT}
-    meta.update({k: str(v) for k, v in (metadata or {}).items()})
-    state = {k: v.detach().cpu().to(dtype).contiguous() for k, v in model.state_dict().items()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{path.name}")
-    save_file(state, str(tmp), metadata=meta)
-    publish(tmp, path)
-    return path
+    return save_model_file(model, path, fmt=FORMAT, metadata=metadata, dtype=dtype)
 
 
 def load_mmf_net(path: str | os.PathLike[str] | None = None, *, device: str | torch.device = "cpu") -> MMFNet:

@@ -212,6 +212,36 @@ def load_generator(
     return model.to(device)
 
 
+def save_model_file(model: Any, path: str | os.PathLike[str], *, fmt: str, metadata: dict[str, Any] | None = None,
+                    dtype: torch.dtype | None = None) -> Path:
+    """Write a model with a ``config.to_dict()`` as one safetensors file, atomically.
+
+    Args:
+        model: A torch module with a ``config`` dataclass that has ``to_dict()``.
+        path: Target file.
+        fmt: The ``format`` metadata (what the loader checks).
+        metadata: Extra metadata (provenance); strings kept, other values as JSON.
+        dtype: Storage type of floating tensors; None = ``torch.float16``. Other tensors keep theirs.
+
+    Returns:
+        The path written.
+    """
+    import torch
+    from safetensors.torch import save_file
+
+    dtype = torch.float16 if dtype is None else dtype
+    p = Path(path)
+    meta = {"mfif_config": json.dumps(model.config.to_dict()), "format": fmt}
+    meta.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in (metadata or {}).items()})
+    state = {k: (v.detach().cpu().to(dtype) if v.is_floating_point() else v.detach().cpu()).contiguous()
+             for k, v in model.state_dict().items()}
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(f".tmp-{p.name}")
+    save_file(state, str(tmp), metadata=meta)
+    publish(tmp, p)
+    return p
+
+
 def save_generator(
     model: Generator,
     path: str | os.PathLike[str],
