@@ -24,6 +24,7 @@ This module imports nothing above :mod:`mfif.errors`.
 from __future__ import annotations
 
 import argparse
+import math
 import numbers
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, Mapping
@@ -32,6 +33,8 @@ from mfif.errors import MfifError
 
 #: Test-time augmentation settings: number of network passes (1 = none).
 TTA_CHOICES = (1, 2, 4, 16)
+#: Smallest and largest factor of ``scales`` (multi-scale inference).
+SCALE_RANGE = (0.25, 4.0)
 #: Soft composition (``soft=True``): weights ``clip(gain·(m − center) + 0.5)``, chosen on 48
 #: training-split pack pairs (docs/results.md).
 SOFT_CENTER = 0.7
@@ -42,6 +45,31 @@ AMP_DEFAULTS: dict[str, bool | str] = {"api": False, "bench": False, "cli": "aut
 
 def _flag(flag: str, help: str, **argparse_kw: Any) -> dict[str, Any]:
     return {"flag": flag, "help": help, "argparse": argparse_kw}
+
+
+def parse_scales(value: Any) -> tuple[float, ...]:
+    """Normalise a ``scales`` setting: a number, a sequence of numbers or a comma-separated string
+    (``"1,0.7"``) → a tuple of floats; None → ``(1.0,)``.
+
+    Raises:
+        MfifError: empty, not numbers, not finite, or a factor outside :data:`SCALE_RANGE`.
+    """
+    if value is None:
+        return (1.0,)
+    items: Any = value.split(",") if isinstance(value, str) else value
+    if isinstance(items, numbers.Real):
+        items = (items,)
+    try:
+        if any(isinstance(v, bool) for v in items):
+            raise TypeError("bool")
+        out = tuple(float(v) for v in items)
+    except (TypeError, ValueError):
+        out = ()
+    lo, hi = SCALE_RANGE
+    if not out or not all(math.isfinite(v) and lo <= v <= hi for v in out):
+        raise MfifError(f"--scales must be one or more factors in [{lo:g}, {hi:g}] separated by commas "
+                        f"(e.g. 1,0.7), got {value!r}")
+    return out
 
 
 @dataclass(frozen=True)
@@ -59,6 +87,9 @@ class InferenceOptions:
         symmetric: Run the network on both source orders in one batch and use
             ``0.5 + 0.5·(f(A, B) − f(B, A))``: the map of (B, A) is the complement of the map of (A, B)
             (2× compute); False = the given order only (the paper).
+        scales: Multi-scale inference: the network runs on the sources resized by each factor (OpenCV
+            area interpolation down, bicubic up) and the focus maps, resized back to H×W (bilinear),
+            are averaged; ``(1.0,)`` = one pass at the image's own size. Not combined with ``tile``.
     """
 
     device: Any = field(default="auto", metadata=_flag(
@@ -81,6 +112,10 @@ class InferenceOptions:
         "--symmetric", "learned methods: average the network's maps of both source orders (A, B and B, A), so "
         "the result does not depend on which photo comes first (2x compute); --no-symmetric = the given "
         "order only", action=argparse.BooleanOptionalAction))
+    scales: tuple[float, ...] = field(default=(1.0,), metadata=_flag(
+        "--scales", "learned pair methods: run the network on the sources resized by each factor and "
+        "average the focus maps (e.g. --scales 1,0.7; default 1 = the image's own size; docs/real-pairs.md §6)",
+        type=str, metavar="S[,S...]"))
 
     def __post_init__(self) -> None:
         t = 4 if self.tta is True else 1 if self.tta is None or self.tta is False else self.tta
@@ -97,6 +132,9 @@ class InferenceOptions:
             raise MfifError(f"--tile-overlap {self.tile_overlap}: must be >= 0")
         if self.tile and self.tta > 1:
             raise MfifError("--tta is not combined with --tile: give one of them (tiles are for images too large for one pass)")
+        object.__setattr__(self, "scales", parse_scales(self.scales))
+        if self.tile and self.scales != (1.0,):
+            raise MfifError("--scales is not combined with --tile: give one of them")
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """The network call of the learned methods, shared by whole-image and tiled inference, on two engines.
 
 numpy sources → 1×3×H×W arrays (gray replicated) → reflect-pad to multiples of 4 → the generator, once
-or over test-time-augmented copies (flips, shifts; both source orders with ``symmetric``) → crop back.
+or over test-time-augmented copies (flips, shifts; both source orders with ``symmetric``) → crop back;
+with ``scales`` this runs on resized copies of the sources and the maps are resized back and averaged.
 The engine is chosen once per call by :func:`mfif.models.runtime.choose_engine`: torch (tensors,
 optional channels-last and bf16 autocast; GPUs, the paper model, ``amp=True``) or numpy
 (:class:`~mfif.models.numpy_net.NumpyGenerator`, float32; small networks on a CPU), which loads
@@ -113,6 +114,48 @@ def tta_copies(tta: bool | int) -> int:
     return InferenceOptions(tta=tta).tta
 
 
+def scale_factors(scales: Any) -> tuple[float, ...]:
+    """The factors of a ``scales`` setting (:func:`mfif.options.parse_scales`): None → ``(1.0,)``.
+
+    Raises:
+        MfifError: an invalid setting.
+    """
+    return InferenceOptions(scales=scales).scales
+
+
+def resize_sources(x: np.ndarray, s: float) -> np.ndarray:
+    """N×C×H×W float32 sources in [0, 1] → N×C×h×w with h = round(s·H), w = round(s·W) (at least 1).
+
+    OpenCV area interpolation when shrinking, bicubic when enlarging (clipped back to [0, 1]).
+    """
+    import cv2
+
+    h, w = x.shape[2:]
+    size = (max(1, round(w * s)), max(1, round(h * s)))
+    interp = cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC
+    out = []
+    for img in x:
+        r = cv2.resize(np.ascontiguousarray(img.transpose(1, 2, 0), dtype=np.float32), size, interpolation=interp)
+        out.append((r[..., None] if r.ndim == 2 else r).transpose(2, 0, 1))
+    return np.clip(np.stack(out), 0.0, 1.0).astype(np.float32)
+
+
+def _multiscale(fn: Any, a: np.ndarray, b: np.ndarray, scales: tuple[float, ...]) -> np.ndarray:
+    """Mean of ``fn(a_s, b_s)`` (N×1×h×w maps) over the factors, each map resized back to H×W (bilinear)."""
+    import cv2
+
+    h, w = a.shape[2:]
+    maps = []
+    for s in scales:
+        if s == 1.0:
+            maps.append(fn(a, b))
+            continue
+        m = fn(resize_sources(a, s), resize_sources(b, s))
+        maps.append(np.stack([cv2.resize(np.ascontiguousarray(mm[0]), (w, h), interpolation=cv2.INTER_LINEAR)
+                              for mm in m])[:, None])
+    return np.stack(maps).mean(axis=0, dtype=np.float32)
+
+
 def _net(model: Any, a: Any, b: Any, symmetric: bool) -> Any:
     """One network call; ``symmetric``: ``0.5 + 0.5·(f(A, B) − f(B, A))`` from one batch of both orders.
 
@@ -144,9 +187,15 @@ def predict_focus_map_array(
     *,
     tta: bool | int = False,
     symmetric: bool = False,
+    scales: Any = (1.0,),
 ) -> np.ndarray:
     """:func:`predict_focus_map_tensor` on the numpy engine: N×3×H×W float32 arrays in [0, 1] (any H, W)
-    → N×1×H×W float32 in [0, 1]; ``tta`` and ``symmetric`` as there (float32 only, no amp)."""
+    → N×1×H×W float32 in [0, 1]; ``tta``, ``symmetric`` and ``scales`` as there (float32 only, no amp)."""
+    factors = scale_factors(scales)
+    if factors != (1.0,):
+        a, b = np.asarray(a, dtype=np.float32), np.asarray(b, dtype=np.float32)
+        return _multiscale(lambda sa, sb: predict_focus_map_array(model, sa, sb, tta=tta, symmetric=symmetric),
+                           a, b, factors)
     n_copies = tta_copies(tta)
     if n_copies == 16:
         h, w = a.shape[2:]
@@ -178,6 +227,7 @@ def predict_focus_map_tensor(
     channels_last: bool | None = None,
     tta: bool | int = False,
     symmetric: bool = False,
+    scales: Any = (1.0,),
 ) -> torch.Tensor:
     """Network focus map for N×3×H×W sources in [0, 1] (any H, W) → N×1×H×W float32 in [0, 1].
 
@@ -191,10 +241,25 @@ def predict_focus_map_tensor(
     ``symmetric``: every network call sees both source orders in one batch and returns
     ``0.5 + 0.5·(f(A, B) − f(B, A))`` (:func:`_net`): the map no longer depends on which source is
     first (2× compute).
+
+    ``scales``: multi-scale inference (:func:`scale_factors`): the maps of the sources resized by each
+    factor (:func:`resize_sources`, on the CPU), resized back to H×W (bilinear) and averaged; ``(1.0,)``
+    (the default) = one pass at the sources' own size, unchanged.
     """
     import torch
 
+    factors = scale_factors(scales)
     with torch.inference_mode():
+        if factors != (1.0,):
+            dev = a.device
+
+            def fn(sa: np.ndarray, sb: np.ndarray) -> np.ndarray:
+                m = _predict_tensor(model, torch.from_numpy(sa).to(dev), torch.from_numpy(sb).to(dev), amp=amp,
+                                    channels_last=channels_last, tta=tta, symmetric=symmetric)
+                return m.cpu().numpy().astype(np.float32)
+
+            m = _multiscale(fn, a.float().cpu().numpy(), b.float().cpu().numpy(), factors)
+            return torch.from_numpy(m).to(dev)
         return _predict_tensor(model, a, b, amp=amp, channels_last=channels_last, tta=tta, symmetric=symmetric)
 
 

@@ -52,7 +52,7 @@ def predict_focus_map(
             ``device``, ``amp`` and ``channels_last`` do not apply: it computes in float32 on the CPU).
         a, b: Sources, float32 [0, 1], H×W or H×W×3 (same shape).
         inference: The inference options, or give them as keywords (``device``, ``amp``,
-            ``channels_last``, ``tile``, ``tile_overlap``, ``tta``, ``symmetric``;
+            ``channels_last``, ``tile``, ``tile_overlap``, ``tta``, ``symmetric``, ``scales``;
             :class:`~mfif.options.InferenceOptions`).
             ``amp`` defaults to False here (float32, reproducible across machines); ``tile`` runs
             :mod:`mfif.fusion.tiling`.
@@ -64,7 +64,8 @@ def predict_focus_map(
     if isinstance(model, NumpyGenerator):
         if opt.tile:
             return predict_focus_map_tiled(model, a, b, tile=opt.tile, overlap=opt.tile_overlap, symmetric=opt.symmetric)
-        m = predict_focus_map_array(model, to_array(a), to_array(b), tta=opt.tta, symmetric=opt.symmetric)
+        m = predict_focus_map_array(model, to_array(a), to_array(b), tta=opt.tta, symmetric=opt.symmetric,
+                                    scales=opt.scales)
         return m[0, 0]
     dev = resolve_device(opt.device)
     amp = resolve_amp(opt.amp, dev)
@@ -75,7 +76,7 @@ def predict_focus_map(
             symmetric=opt.symmetric,
         )
     m = predict_focus_map_tensor(model, to_tensor(a, dev), to_tensor(b, dev), amp=amp, channels_last=opt.channels_last,
-                                 tta=opt.tta, symmetric=opt.symmetric)
+                                 tta=opt.tta, symmetric=opt.symmetric, scales=opt.scales)
     return m[0, 0].cpu().numpy().astype(np.float32)
 
 
