@@ -28,7 +28,7 @@ from mfif.registry import FusionResult, register_method
 NAME = "mfif-stack"
 #: Softmax temperature of the shipped weights' composition, chosen on the trainer's validation stacks
 #: (``scripts/stack_select.py``; docs/model-card.md §mfif-stack).
-DEFAULT_TEMPERATURE = 0.1
+DEFAULT_TEMPERATURE = 0.25
 
 
 @lru_cache(maxsize=4)
