@@ -27,6 +27,7 @@ def main() -> None:
     import torch
 
     from mfif.bench.stacks import make_suite, score
+    from mfif.errors import MfifError
     from mfif.filters import luma
     from mfif.fusion.stack import clean_depth_map
     from mfif.fusion.stack_native import _scores, load_stack_net
@@ -40,7 +41,10 @@ def main() -> None:
     print("| weights | T | " + " | ".join(f"N = {n}: PSNR / depth % / halo" for n in ns) + " | mean PSNR |")
     print("|---|---|" + "---|" * (len(ns) + 1))
     for w in args.weights:
-        model = load_stack_net(w)
+        try:
+            model = load_stack_net(w)
+        except MfifError as e:
+            ap.error(str(e))
         res: dict[tuple[float, int], list[dict[str, float]]] = {}
         for c in cases:
             st = c.build()

@@ -174,19 +174,9 @@ def evaluate(model: StackNet, stacks: Sequence[Any]) -> dict[str, float]:
 
 def save_stack_net(model: StackNet, path: Path, *, metadata: dict[str, Any] | None = None) -> Path:
     """Write ``model`` as one fp16 safetensors file (atomic), config in the ``mfif_config`` metadata."""
-    from safetensors.torch import save_file
+    from mfif.models.weights import save_model_file
 
-    from mfif.io import publish
-
-    meta = {"mfif_config": json.dumps(model.config.to_dict()), "format": "mfif-stacknet-v1"}
-    meta.update({k: str(v) for k, v in (metadata or {}).items()})
-    state = {k: (v.detach().cpu().to(torch.float16) if v.is_floating_point() else v.detach().cpu()).contiguous()
-             for k, v in model.state_dict().items()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{path.name}")
-    save_file(state, str(tmp), metadata=meta)
-    publish(tmp, path)
-    return path
+    return save_model_file(model, path, fmt="mfif-stacknet-v1", metadata=metadata)
 
 
 def _init_branch(model: StackNet, source: str | None) -> str:
