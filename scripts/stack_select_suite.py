@@ -38,13 +38,15 @@ def main() -> None:
     ns = [int(x) for x in args.n.split(",")]
     cases = make_suite(ns, size=args.size, seed=args.seed)
     dev = torch.device("cpu")
-    print("| weights | T | " + " | ".join(f"N = {n}: PSNR / depth % / halo" for n in ns) + " | mean PSNR |")
-    print("|---|---|" + "---|" * (len(ns) + 1))
+    models = {}
     for w in args.weights:
         try:
-            model = load_stack_net(w)
+            models[w] = load_stack_net(w)
         except MfifError as e:
             ap.error(str(e))
+    print("| weights | T | " + " | ".join(f"N = {n}: PSNR / depth % / halo" for n in ns) + " | mean PSNR |")
+    print("|---|---|" + "---|" * (len(ns) + 1))
+    for w, model in models.items():
         res: dict[tuple[float, int], list[dict[str, float]]] = {}
         for c in cases:
             st = c.build()
