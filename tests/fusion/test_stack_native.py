@@ -123,3 +123,28 @@ def test_aligned_streaming_equals_aligning_first(weights: Path) -> None:
     ref = fuse_stack_native(model, align_stack([f.astype(np.float32) / 255 for f in u8], method="ecc"), device="cpu")
     np.testing.assert_allclose(res.fused, ref.fused, atol=1e-5)
     assert np.array_equal(res.depth_map, ref.depth_map)
+
+
+def test_a_depth_head_sets_the_depth_map_and_leaves_the_fusion_alone(tmp_path: Path, stack) -> None:  # noqa: ANN001
+    torch.manual_seed(5)
+    plain = StackNet(StackNetConfig(width=2, n_blocks=1)).eval()
+    with torch.no_grad():
+        plain.decoder.net[-1].weight.mul_(20.0)
+    headed = StackNet(StackNetConfig(width=2, n_blocks=1, depth_head=True)).eval()
+    headed.load_state_dict(plain.state_dict(), strict=False)
+    with torch.no_grad():  # a depth decoder that disagrees with the fusion decoder
+        headed.depth_decoder.net[-1].weight.mul_(20.0)
+    back = load_stack_net(str(save_stack_net(headed, tmp_path / "h.safetensors")))
+    assert back.config.depth_head
+    off = ComposeOptions(postprocess=False)
+    a = fuse_stack_native(plain, stack.frames, device="cpu", compose_options=off)
+    b = fuse_stack_native(back, stack.frames, device="cpu", compose_options=off)
+    np.testing.assert_allclose(b.fused, a.fused, atol=2e-3)  # the fp16 file against the float32 model
+    fr = torch.from_numpy(np.stack(stack.frames)).permute(0, 3, 1, 2)
+    with torch.no_grad():
+        d = back(fr)[:, 1]
+    assert np.array_equal(b.depth_map, d.argmax(dim=0).numpy())
+    assert not np.array_equal(b.depth_map, a.depth_map)
+    # the same through the registry, frames read in reverse: the depth map follows the frame indices
+    rev = fuse_stack_native(back, stack.frames[::-1], device="cpu", compose_options=off)
+    assert np.mean(rev.depth_map == len(stack.frames) - 1 - b.depth_map) > 0.99

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from mfif.models.generator import Generator
@@ -37,3 +38,31 @@ def test_softmax_fusion_weights_sum_to_one_and_pick_the_max() -> None:
     fused, w = stack_softmax_fusion(logits, frames)
     torch.testing.assert_close(w.sum(dim=1), torch.ones(1, 1, 1))
     assert abs(float(fused) - 0.7) < 1e-6
+
+
+def test_the_depth_head_starts_as_a_copy_of_the_fusion_decoder() -> None:
+    torch.manual_seed(0)
+    net = StackNet(StackNetConfig(width=2, n_blocks=1, depth_head=True)).eval()
+    x = torch.rand(3, 1, 16, 20)
+    out = net(x)
+    assert out.shape == (3, 2, 16, 20)
+    net.init_depth_from_fusion()
+    out = net(x)
+    assert torch.equal(out[:, 0], out[:, 1])
+    plain = StackNet(StackNetConfig(width=2, n_blocks=1)).eval()
+    assert plain(x).shape == (3, 1, 16, 20)
+    with pytest.raises(ValueError, match="no depth head"):
+        plain.init_depth_from_fusion()
+
+
+def test_a_detached_depth_head_does_not_train_the_branch() -> None:
+    torch.manual_seed(0)
+    net = StackNet(StackNetConfig(width=2, n_blocks=1, depth_head=True))
+    x = torch.rand(2, 1, 16, 16)
+    for detach, expect_grad in ((False, True), (True, False)):
+        net.zero_grad(set_to_none=True)
+        net.detach_depth = detach
+        net(x)[:, 1].pow(2).sum().backward()
+        g = next(net.branch.parameters()).grad
+        assert (g is not None and bool(g.abs().sum() > 0)) == expect_grad
+        assert next(net.depth_decoder.parameters()).grad is not None

@@ -86,3 +86,80 @@ def test_the_shipped_stack_config_loads() -> None:
     p = resolve_config_path("stack")
     cfg = load_stack_config(_parse_yaml_text(p.read_text(), str(p)), where=str(p))
     assert cfg.kind == "stack" and cfg.export_name == "mfif-stack" and cfg.init_from == "mfif-gan-lite"
+
+
+def test_a_depth_head_run_keeps_the_fusion_path_bit_exact(tmp_path: Path) -> None:
+    import torch
+
+    from mfif.fusion.stack_native import load_stack_net
+    from mfif.models.stack_net import StackNet, StackNetConfig
+    from mfif.training.stack_trainer import save_stack_net
+
+    torch.manual_seed(2)
+    start = StackNet(StackNetConfig(width=2, n_blocks=1)).eval()
+    with torch.no_grad():  # non-trivial BatchNorm statistics, which training mode would move
+        for mod in start.modules():
+            if isinstance(mod, torch.nn.BatchNorm2d):
+                mod.running_mean.uniform_(-0.1, 0.1)
+                mod.running_var.uniform_(0.5, 1.5)
+    init = save_stack_net(start, tmp_path / "start.safetensors")
+    scenes = _scenes(tmp_path / "scenes")
+    out = tmp_path / "run"
+    summary = train_stack(_cfg(scenes, init_from=str(init), depth_head=True, freeze_fusion=True,
+                               select_by="depth_acc", lr=1e-2), out, progress=False)
+    assert "depth head from its decoder" in summary["init"]
+    assert (out / "log.csv").read_text().splitlines()[0].split(",")[6] == "depth_ce"
+    before = load_stack_net(str(init)).state_dict()
+    for which in ("best", "last"):
+        after = load_stack_net(str(out / which / "mfif-stack.safetensors")).state_dict()
+        for k, v in before.items():
+            assert torch.equal(after[k], v), k  # branch, fusion decoder and their BN statistics
+        moved = [k for k in after if k.startswith("depth_decoder.") and k.endswith("weight")
+                 and not torch.equal(after[k], after[k.replace("depth_decoder.", "decoder.")])]
+        assert which == "best" or moved  # the last EMA has learnt something
+
+
+def test_depth_head_config_checks() -> None:
+    with pytest.raises(MfifError, match="freeze_fusion: needs depth_head"):
+        load_stack_config({"kind": "stack"}, ["freeze_fusion=true"])
+    with pytest.raises(MfifError, match="select_by"):
+        load_stack_config({"kind": "stack"}, ["select_by=loss"])
+    cfg = load_stack_config({"kind": "stack"}, ["depth_head=true", "select_by=depth_acc"])
+    assert cfg.net_config().depth_head
+
+
+def test_the_shipped_depth_head_config_is_the_stack_config_plus_the_head() -> None:
+    import yaml
+
+    from mfif.training.config import resolve_config_path
+
+    def load(name: str) -> StackTrainConfig:
+        return load_stack_config(yaml.safe_load(resolve_config_path(name).read_text()))
+
+    base, depth = load("stack").to_dict(), load("stack-depth").to_dict()
+    changed = {k for k in base if base[k] != depth[k]}
+    # the head and its objective, the start (the shipped stack weights), a fixed step budget and the deeper stacks of the later
+    # segments (docs/model-card.md §mfif-stack)
+    assert changed == {"name", "init_from", "depth_head", "freeze_fusion", "select_by", "n_frames", "crop", "lr", "steps",
+                       "val_n"}
+    assert depth["init_from"] == "mfif-stack" and depth["freeze_fusion"] and depth["depth_head"]
+
+
+def test_the_halo_term_measures_low_pass_error_next_to_depth_edges() -> None:
+    import torch
+
+    from mfif.training.stack_trainer import _halo_loss
+
+    truth = torch.rand(2, 40, 48, generator=torch.Generator().manual_seed(0))
+    edges = torch.zeros(2, 40, 48, dtype=torch.bool)
+    edges[:, :, 24] = True
+    assert float(_halo_loss(truth[:, None], truth, edges, 10)) == 0.0
+    offset = truth[:, None] + 0.01  # a uniform overshoot is all low-pass: the term is its size
+    assert abs(float(_halo_loss(offset, truth, edges, 10)) - 0.01) < 1e-6
+    far = truth[:, None].clone()
+    far[..., :, :8] += 0.5  # an error more than 10 px (plus the blur) from the edge does not count
+    assert float(_halo_loss(far, truth, edges, 10)) < 1e-6
+    assert float(_halo_loss(offset, truth, torch.zeros_like(edges), 10)) == 0.0
+    # zero-mean high-frequency noise mostly averages out
+    noise = truth[:, None] + 0.05 * torch.sign(torch.randn(2, 1, 40, 48, generator=torch.Generator().manual_seed(1)))
+    assert float(_halo_loss(noise, truth, edges, 10)) < 0.01

@@ -6,6 +6,8 @@ and the running argmax. At the end::
 
     fused = Σ_k exp(z_k − m)·frame_k / s          depth = argmax_k z_k (small regions removed)
 
+(with a depth head, depth = argmax_k d_k of the depth scores, kept as a running maximum and argmax too)
+
 so time is linear in N and memory does not grow with N beyond the frames the caller holds: any
 sequence of frames (a lazy one too) is read once, frame by frame, and frames may be uint8 or uint16
 (scaled to [0, 1] one at a time; ``mfif fuse`` passes its frames as read, 8/16 bits kept).
@@ -59,7 +61,8 @@ def load_stack_net(path: str | None = None, *, device: str = "cpu") -> Any:
 
 
 def _scores(model: Any, luma: np.ndarray, *, device: Any, amp: bool, channels_last: bool, tta: int) -> np.ndarray:
-    """H×W float32 luma → H×W float32 score logits (reflect-padded to multiples of 4, flips averaged)."""
+    """H×W float32 luma → C×H×W float32 score logits (C = 1, or 2 with a depth head; reflect-padded to
+    multiples of 4, flips averaged)."""
     import torch
     import torch.nn.functional as F
 
@@ -78,7 +81,7 @@ def _scores(model: Any, luma: np.ndarray, *, device: Any, amp: bool, channels_la
             z = model(xi).float()
             z = torch.flip(z, dims) if dims else z
             out = z if out is None else out + z
-    return (out[0, 0, :h, :w] / len(flips)).cpu().numpy()
+    return (out[0, :, :h, :w] / len(flips)).cpu().numpy()
 
 
 def fuse_stack_native(
@@ -112,7 +115,7 @@ def fuse_stack_native(
 
     Returns:
         FusionResult: ``fused`` (float32, the frames' shape), ``depth_map`` (int32 H×W frame index of the
-        largest weight), ``decision_map`` (1 where frame 1 has the largest weight), ``focus_map`` = the
+        largest weight, or of the largest depth score with a depth head), ``decision_map`` (1 where frame 1 has the largest weight), ``focus_map`` = the
         weight of frame 1 (float32 H×W).
     """
     import torch
@@ -140,6 +143,7 @@ def fuse_stack_native(
     shape0: tuple[int, ...] | None = None
     color = False
     m = s = acc = idx = z0 = None
+    dmax = didx = None  # running maximum and argmax of the depth head's scores
     for k in range(n):
         f = frame_to_float(frames[k], name=names[k])
         if shape0 is None:
@@ -149,7 +153,17 @@ def fuse_stack_native(
         elif f.shape[:2] != shape0:
             raise MfifError(f"{names[k]}: size {f.shape[1]}x{f.shape[0]} differs from {names[0]} "
                             f"({shape0[1]}x{shape0[0]}) (use --align to register them)")
-        z = _scores(model, luma_of(f) if f.ndim == 3 else f, device=dev, amp=use_amp, channels_last=cl, tta=tta)
+        zc = _scores(model, luma_of(f) if f.ndim == 3 else f, device=dev, amp=use_amp, channels_last=cl, tta=tta)
+        z = zc[0]
+        if zc.shape[0] > 1:
+            d = zc[1]
+            if dmax is None:
+                dmax, didx = d.copy(), np.zeros(d.shape, np.int32)
+            else:
+                up = d > dmax
+                didx[up] = k
+                np.maximum(dmax, d, out=dmax)
+        del zc
         if score_sigma > 0:
             import cv2
 
@@ -183,7 +197,7 @@ def fuse_stack_native(
             progress(k + 1, n)
     fused = (acc / (s[..., None] if acc.ndim == 3 else s)).astype(np.float32)
     w0 = (np.exp(z0 - m) / s).astype(np.float32)
-    depth = idx
+    depth = idx if didx is None else didx
     if comp.postprocess:
         from mfif.fusion.stack import clean_depth_map
 

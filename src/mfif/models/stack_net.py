@@ -8,6 +8,12 @@ over the frames' score maps, per pixel::
     frame k (luma, [-1, 1]) → Branch (1 → w → 2w → 4w, n SE blocks, H/4) → FrameDecoder → z_k (H×W logits)
     weights  W_k = softmax_k(z_k / T)      fused = Σ_k W_k · frame_k      depth = argmax_k z_k
 
+With ``depth_head`` a second decoder of the same layout reads the same branch features and gives a
+depth score map d_k per frame; the depth map is then ``argmax_k d_k`` while the fusion still uses z_k.
+The two questions differ next to a defocused near object: the frame focused on the near object is the
+better *source* for the background pixels its blur covers in the other frames (so the fusion weights
+go there), but the true depth of those pixels is the background's frame.
+
 The cost is one branch + decoder pass per frame (O(N)); the softmax is accumulated frame by frame
 (running maximum, running sum), so inference keeps only the running state, never all N score maps
 (:func:`mfif.fusion.stack_native.fuse_stack_native`). The branch has the pair generator's layout, so
@@ -37,12 +43,15 @@ class StackNetConfig:
         n_blocks: SE residual blocks of the branch.
         se: Squeeze-and-excitation in the blocks.
         se_reduction: SE reduction ratio.
+        depth_head: A second decoder for the depth map (module docstring); forward then returns two
+            channels per frame.
     """
 
     width: int = 8
     n_blocks: int = 3
     se: bool = True
     se_reduction: int = 16
+    depth_head: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -90,8 +99,9 @@ class StackNet(nn.Module):
     Forward:
         frames: M×C×H×W frames (C = 1 or 3) in [0, 1], H and W multiples of 4 — any number of frames of
             any number of stacks; frames are scored independently.
-        Returns M×1×H×W score logits (higher = sharper; only differences between the frames of one
-        stack at one pixel matter).
+        Returns M×C×H×W score logits (higher = sharper; only differences between the frames of one
+        stack at one pixel matter): C = 1, the fusion scores z, or with ``depth_head`` C = 2, z and the
+        depth scores d.
     """
 
     def __init__(self, config: StackNetConfig | None = None, **overrides: Any) -> None:
@@ -102,10 +112,27 @@ class StackNet(nn.Module):
         self.config = cfg
         self.branch = Branch(cfg.branch_config())
         self.decoder = FrameDecoder(cfg.width)
+        self.depth_decoder = FrameDecoder(cfg.width) if cfg.depth_head else None
+        #: Training switch: the depth decoder reads detached branch features (its loss does not train the branch).
+        self.detach_depth = False
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         x = frame_luma(frames) * 2.0 - 1.0
-        return self.decoder(self.branch(x))
+        feats = self.branch(x)
+        z = self.decoder(feats)
+        if self.depth_decoder is None:
+            return z
+        return torch.cat([z, self.depth_decoder(feats.detach() if self.detach_depth else feats)], dim=1)
+
+    def init_depth_from_fusion(self) -> None:
+        """Start the depth decoder as a copy of the fusion decoder (same depth map as without the head)."""
+        if self.depth_decoder is None:
+            raise ValueError("this stack model has no depth head")
+        self.depth_decoder.load_state_dict(self.decoder.state_dict())
+
+    def fusion_modules(self) -> list[nn.Module]:
+        """The modules that produce the fusion scores (branch and fusion decoder)."""
+        return [self.branch, self.decoder]
 
     def load_branch_from(self, state: dict[str, torch.Tensor]) -> int:
         """Copy the ``branch.*`` tensors of a pair generator's state dict (same width and blocks).

@@ -8,10 +8,18 @@ batch from ``n_frames``): the softmax fusion ``Σ_k softmax_k(z)·frame_k`` agai
 (L1, ×``image_weight``, ×(1 + ``boundary_weight``) within ``boundary_radius`` px of a depth-index change,
 renormalised) plus ``ce_weight`` × a cross-entropy of the softmax against a soft depth target
 (a Gaussian of σ ``ce_sigma`` frames around the true depth), weighted by how much the choice matters at
-the pixel (how far the worst frame is from the truth). The branch starts from the pair model's weights
+the pixel (how far the worst frame is from the truth), plus ``halo_weight`` × the mean absolute low-pass
+(Gaussian σ 2 px) error of the fusion within ``halo_radius`` px of a depth edge. With ``depth_head`` the model's second decoder
+is trained on ``depth_weight`` × a cross-entropy of its own softmax against a Gaussian target of σ
+``depth_sigma`` frames, weighted 0.2 + 0.8 × the same "matters" weight (every pixel counts, the
+informative ones most); ``depth_detach`` stops its gradient at the branch (the branch learns from the
+fusion objective alone); ``freeze_fusion`` keeps the branch and the fusion decoder (weights and
+BatchNorm statistics) as loaded, so the fused image stays exactly that of the starting weights and only
+the depth map is learnt. The branch starts from the pair model's weights
 (``init_from``; a stack model's weights file continues from all of it). AdamW, linear decay over the last 40 % (of steps or of the wall-clock budget), an EMA
 of the weights; validation on seeded noise-texture stacks (:func:`mfif.data.stacks.focal_stack`, seeds
-from 10,000 — disjoint from ``mfif bench stacks``) selects the exported EMA weights by PSNR.
+from 10,000 — disjoint from ``mfif bench stacks``) selects the exported EMA weights by PSNR
+(``select_by: psnr``) or by depth accuracy (``select_by: depth_acc``).
 """
 
 from __future__ import annotations
@@ -68,6 +76,14 @@ class StackTrainConfig:
     noise: list = field(default_factory=lambda: [0.0, 0.02])
     jpeg_p: float = 0.3
     breathing_p: float = 0.3
+    halo_weight: float = 0.0
+    halo_radius: int = 10
+    depth_head: bool = False
+    freeze_fusion: bool = False
+    depth_detach: bool = False
+    depth_weight: float = 1.0
+    depth_sigma: float = 0.5
+    select_by: str = "psnr"
     val_every: int = 250
     val_count: int = 12
     val_size: int = 128
@@ -87,13 +103,17 @@ class StackTrainConfig:
             raise MfifError(f"n_frames: expected [lo, hi] with 2 <= lo <= hi, got {self.n_frames}")
         if self.crop % 4 or self.crop < 32:
             raise MfifError(f"crop: expected a multiple of 4, at least 32, got {self.crop}")
+        if self.select_by not in ("psnr", "depth_acc"):
+            raise MfifError(f"select_by: expected 'psnr' or 'depth_acc', got {self.select_by!r}")
+        if self.freeze_fusion and not self.depth_head:
+            raise MfifError("freeze_fusion: needs depth_head (nothing would be trained)")
         for k in ("batch_size", "steps", "val_every", "val_count", "log_every", "width", "n_blocks"):
             if int(getattr(self, k)) < 1:
                 raise MfifError(f"{k}: expected a positive integer, got {getattr(self, k)}")
         return self
 
     def net_config(self) -> StackNetConfig:
-        return StackNetConfig(width=self.width, n_blocks=self.n_blocks)
+        return StackNetConfig(width=self.width, n_blocks=self.n_blocks, depth_head=bool(self.depth_head))
 
 
 def load_stack_config(d: dict[str, Any], overrides: Sequence[str] = (), *, where: str = "config") -> StackTrainConfig:
@@ -116,6 +136,23 @@ def _boundary_weights(edges: torch.Tensor, radius: int, weight: float) -> torch.
     return w / w.mean(dim=(2, 3), keepdim=True)
 
 
+def _halo_loss(fused: torch.Tensor, truth: torch.Tensor, edges: torch.Tensor, radius: int) -> torch.Tensor:
+    """Mean |Gaussian(σ 2 px) * (fused − truth)| within ``radius`` px of a depth edge: the low-pass over- and
+    undershoot next to depth edges (the halo of ``mfif bench stacks``), 0 without edges.
+
+    Args:
+        fused: B×1×H×W; truth: B×H×W; edges: B×H×W bool.
+    """
+    k = torch.arange(-6, 7, dtype=fused.dtype)
+    g = torch.exp(-0.5 * (k / 2.0) ** 2)
+    g = g / g.sum()
+    d = fused - truth[:, None]
+    d = F.conv2d(F.pad(d, (6, 6, 0, 0), mode="reflect"), g.view(1, 1, 1, -1))
+    d = F.conv2d(F.pad(d, (0, 0, 6, 6), mode="reflect"), g.view(1, 1, -1, 1))
+    near = F.max_pool2d(edges[:, None].float(), 2 * radius + 1, 1, radius)
+    return (near * d.abs()).sum() / near.sum().clamp(min=1.0)
+
+
 def stack_loss(model: StackNet, frames: torch.Tensor, truth: torch.Tensor, z: torch.Tensor, edges: torch.Tensor,
                cfg: StackTrainConfig) -> tuple[torch.Tensor, dict[str, float]]:
     """The training objective (module docstring).
@@ -128,7 +165,8 @@ def stack_loss(model: StackNet, frames: torch.Tensor, truth: torch.Tensor, z: to
         ``(loss, parts)``.
     """
     b, n, h, w = frames.shape
-    logits = model(frames.reshape(b * n, 1, h, w)).reshape(b, n, h, w)
+    out = model(frames.reshape(b * n, 1, h, w))
+    logits = out[:, 0].reshape(b, n, h, w)
     fused, wts = stack_softmax_fusion(logits, frames[:, :, None])
     bw = _boundary_weights(edges, cfg.boundary_radius, cfg.boundary_weight)
     l_img = (bw * (fused - truth[:, None]).abs()).mean()
@@ -138,7 +176,19 @@ def stack_loss(model: StackNet, frames: torch.Tensor, truth: torch.Tensor, z: to
     ce = -(target * torch.log_softmax(logits, dim=1)).sum(dim=1, keepdim=True)
     l_ce = (matter * ce).sum() / matter.sum().clamp(min=1e-6)
     loss = cfg.image_weight * l_img + cfg.ce_weight * l_ce
-    return loss, {"loss": float(loss.detach()), "l1_img": float(l_img.detach()), "ce": float(l_ce.detach())}
+    parts = {"l1_img": float(l_img.detach()), "ce": float(l_ce.detach())}
+    if cfg.halo_weight > 0:
+        l_halo = _halo_loss(fused, truth, edges, cfg.halo_radius)
+        loss = loss + cfg.halo_weight * l_halo
+        parts["halo"] = float(l_halo.detach())
+    if out.shape[1] > 1:
+        d_logits = out[:, 1].reshape(b, n, h, w)
+        wd = 0.2 + 0.8 * matter
+        d_ce = -(_soft_target(z, n, cfg.depth_sigma) * torch.log_softmax(d_logits, dim=1)).sum(dim=1, keepdim=True)
+        l_depth = (wd * d_ce).sum() / wd.sum()
+        loss = loss + cfg.depth_weight * l_depth
+        parts["depth_ce"] = float(l_depth.detach())
+    return loss, {"loss": float(loss.detach()), **parts}
 
 
 def validation_stacks(cfg: StackTrainConfig) -> list[Any]:
@@ -155,19 +205,20 @@ def validation_stacks(cfg: StackTrainConfig) -> list[Any]:
 
 @torch.no_grad()
 def evaluate(model: StackNet, stacks: Sequence[Any]) -> dict[str, float]:
-    """Mean PSNR (dB) of the softmax fusion against the truth, and the share of pixels whose argmax is within
-    ±1 frame of the true index, over ``stacks``."""
+    """Mean PSNR (dB) of the softmax fusion against the truth, and the share of pixels whose argmax (of the
+    depth scores with a depth head) is within ±1 frame of the true index, over ``stacks``."""
     from mfif.metrics.reference import psnr
 
     model.eval()
     ps, acc = [], []
     for st in stacks:
         fr = torch.from_numpy(np.stack(st.frames)).permute(0, 3, 1, 2).float()  # n×3×H×W
-        logits = model(fr)[:, 0]  # n×H×W
+        scores = model(fr)  # n×C×H×W
+        logits = scores[:, 0]  # n×H×W
         fused, _ = stack_softmax_fusion(logits[None], fr[None])
         out = fused[0].permute(1, 2, 0).clamp(0, 1).numpy()
         ps.append(psnr(out, st.truth))
-        idx = logits.argmax(dim=0).numpy()
+        idx = scores[:, -1].argmax(dim=0).numpy()
         acc.append(float((np.abs(idx - st.depth) <= 1).mean()))
     return {"psnr": float(np.mean(ps)), "depth_acc": float(np.mean(acc))}
 
@@ -189,11 +240,19 @@ def _init_branch(model: StackNet, source: str | None) -> str:
         raise MfifError(f"init_from {source!r}: no such weights set or file")
     state, meta = read_state(files)
     if meta.get("format") == "mfif-stacknet-v1":  # a stack model: continue from all of it
+        tensors = {k: v.float() for k, v in state.items()}
+        fresh_head = model.depth_decoder is not None and not any(k.startswith("depth_decoder.") for k in tensors)
         try:
-            model.load_state_dict({k: v.float() for k, v in state.items()})
+            if fresh_head:  # a model without a depth head: the new head starts as a copy of its decoder
+                missing, unexpected = model.load_state_dict(tensors, strict=False)
+                if unexpected or any(not k.startswith("depth_decoder.") for k in missing):
+                    raise RuntimeError(f"missing {missing}, unexpected {unexpected}")
+                model.init_depth_from_fusion()
+            else:
+                model.load_state_dict(tensors)
         except RuntimeError as exc:
             raise MfifError(f"init_from {source!r}: does not fit ({str(exc).splitlines()[0]})") from None
-        return f"{source} (whole stack model)"
+        return f"{source} (whole stack model{'; depth head from its decoder' if fresh_head else ''})"
     copied = model.load_branch_from({k: v.float() for k, v in state.items()})
     if copied == 0:
         raise MfifError(f"init_from {source!r}: no branch tensor of matching shape")
@@ -228,15 +287,21 @@ def _train_stack(cfg: StackTrainConfig, out: str | os.PathLike[str], *, progress
     bank = SceneBank(cfg.scenes)
     model = StackNet(cfg.net_config())
     init = _init_branch(model, cfg.init_from)
+    model.detach_depth = bool(cfg.depth_detach)
+    if cfg.freeze_fusion:
+        for mod in model.fusion_modules():
+            for p in mod.parameters():
+                p.requires_grad_(False)
     ema = copy.deepcopy(model).eval()
     for p in ema.parameters():
         p.requires_grad_(False)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr,
+                            weight_decay=cfg.weight_decay)
     val = validation_stacks(cfg)
     (out / "config.json").write_text(json.dumps({**cfg.to_dict(), "init": init, "scene_count": len(bank)}, indent=1))
     log_f = (out / "log.csv").open("w", newline="")
     log = csv.writer(log_f)
-    log.writerow(["step", "minutes", "lr", "loss", "l1_img", "ce", "val_psnr", "val_depth_acc"])
+    log.writerow(["step", "minutes", "lr", "loss", "l1_img", "ce", "depth_ce", "halo", "val_psnr", "val_depth_acc"])
     t0 = time.monotonic()
     best = (-math.inf, 0, {})
     acc: dict[str, list[float]] = {}
@@ -262,6 +327,9 @@ def _train_stack(cfg: StackTrainConfig, out: str | os.PathLike[str], *, progress
             z = torch.from_numpy(np.stack([s.z for s in samples]))
             edges = torch.from_numpy(np.stack([s.edges for s in samples]))
             model.train()
+            if cfg.freeze_fusion:  # frozen modules keep their BatchNorm statistics too
+                for mod in model.fusion_modules():
+                    mod.eval()
             loss, parts = stack_loss(model, frames, truth, z, edges, cfg)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -270,7 +338,8 @@ def _train_stack(cfg: StackTrainConfig, out: str | os.PathLike[str], *, progress
             with torch.no_grad():
                 d = min(cfg.ema_decay, (1 + step) / (10 + step))
                 for pe, pm in zip(ema.parameters(), model.parameters()):
-                    pe.mul_(d).add_(pm.detach(), alpha=1 - d)
+                    if pm.requires_grad:  # frozen ones stay bit-exact
+                        pe.mul_(d).add_(pm.detach(), alpha=1 - d)
                 for be, bm in zip(ema.buffers(), model.buffers()):
                     be.copy_(bm)
             for k, v in parts.items():
@@ -278,8 +347,8 @@ def _train_stack(cfg: StackTrainConfig, out: str | os.PathLike[str], *, progress
             row_val: dict[str, float] = {}
             if step % cfg.val_every == 0:
                 row_val = evaluate(ema, val)
-                if row_val["psnr"] > best[0]:
-                    best = (row_val["psnr"], step, row_val)
+                if row_val[cfg.select_by] > best[0]:
+                    best = (row_val[cfg.select_by], step, row_val)
                     save_stack_net(ema, out / "best" / f"{cfg.export_name}.safetensors",
                                    metadata={"step": step, "val": json.dumps(row_val), "init": init,
                                              "train_config": json.dumps(cfg.to_dict())})
@@ -287,7 +356,7 @@ def _train_stack(cfg: StackTrainConfig, out: str | os.PathLike[str], *, progress
                 means = {k: float(np.mean(v)) for k, v in acc.items()}
                 acc = {}
                 log.writerow([step, f"{(time.monotonic() - t0) / 60:.2f}", f"{lr:.3g}",
-                              *(f"{means.get(k, float('nan')):.5f}" for k in ("loss", "l1_img", "ce")),
+                              *(f"{means.get(k, float('nan')):.5f}" for k in ("loss", "l1_img", "ce", "depth_ce", "halo")),
                               f"{row_val.get('psnr', float('nan')):.3f}", f"{row_val.get('depth_acc', float('nan')):.4f}"])
                 log_f.flush()
                 if progress:
@@ -297,8 +366,8 @@ def _train_stack(cfg: StackTrainConfig, out: str | os.PathLike[str], *, progress
     finally:
         log_f.close()
     final = evaluate(ema, val)
-    if final["psnr"] > best[0]:
-        best = (final["psnr"], step, final)
+    if final[cfg.select_by] > best[0]:
+        best = (final[cfg.select_by], step, final)
         save_stack_net(ema, out / "best" / f"{cfg.export_name}.safetensors",
                        metadata={"step": step, "val": json.dumps(final), "init": init,
                                  "train_config": json.dumps(cfg.to_dict())})
