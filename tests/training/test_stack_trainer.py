@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -117,6 +118,65 @@ def test_a_depth_head_run_keeps_the_fusion_path_bit_exact(tmp_path: Path) -> Non
         moved = [k for k in after if k.startswith("depth_decoder.") and k.endswith("weight")
                  and not torch.equal(after[k], after[k.replace("depth_decoder.", "decoder.")])]
         assert which == "best" or moved  # the last EMA has learnt something
+
+
+def test_a_frozen_branch_run_keeps_the_branch_and_trains_the_decoder(tmp_path: Path) -> None:
+    import torch
+
+    from mfif.fusion.stack_native import load_stack_net
+    from mfif.models.stack_net import StackNet, StackNetConfig
+    from mfif.training.stack_trainer import save_stack_net
+
+    torch.manual_seed(3)
+    start = StackNet(StackNetConfig(width=2, n_blocks=1)).eval()
+    init = save_stack_net(start, tmp_path / "start.safetensors")
+    out = tmp_path / "run"
+    train_stack(_cfg(_scenes(tmp_path / "scenes"), init_from=str(init), freeze_branch=True, halo_weight=5.0,
+                     lr=1e-2), out, progress=False)
+    before = load_stack_net(str(init)).state_dict()
+    after = load_stack_net(str(out / "last" / "mfif-stack.safetensors")).state_dict()
+    for k, v in before.items():
+        if k.startswith("branch."):
+            assert torch.equal(after[k], v), k  # weights and BatchNorm statistics
+    assert any(not torch.equal(after[k], before[k]) for k in before if k.startswith("decoder."))
+    assert "halo" in (out / "log.csv").read_text().splitlines()[0]
+
+
+def test_merge_depth_head_takes_the_fusion_path_of_one_and_the_depth_head_of_the_other(tmp_path: Path) -> None:
+    import torch
+
+    from mfif.fusion.stack_native import load_stack_net
+    from mfif.models.stack_net import StackNet, StackNetConfig
+    from mfif.training.stack_trainer import merge_depth_head, save_stack_net
+
+    torch.manual_seed(4)
+    base = StackNet(StackNetConfig(width=2, n_blocks=1)).eval()
+    fusion = copy.deepcopy(base)
+    depth = StackNet(StackNetConfig(width=2, n_blocks=1, depth_head=True)).eval()
+    depth.branch.load_state_dict(base.branch.state_dict())
+    with torch.no_grad():
+        for p in list(fusion.decoder.parameters()) + list(depth.parameters()):
+            p.add_(0.05)
+    depth.branch.load_state_dict(base.branch.state_dict())  # the same branch, other decoders
+    fp = save_stack_net(fusion, tmp_path / "f.safetensors")
+    dp = save_stack_net(depth, tmp_path / "d.safetensors")
+    out = merge_depth_head(fp, dp, tmp_path / "m.safetensors")
+    m, f, d = (load_stack_net(str(p)) for p in (out, fp, dp))
+    assert m.config.depth_head
+    for k, v in m.state_dict().items():
+        src = d if k.startswith("depth_decoder.") else f
+        assert torch.equal(v, src.state_dict()[k]), k
+    with torch.no_grad():
+        x = torch.rand(3, 1, 16, 16)
+        assert torch.equal(m(x)[:, :1], f(x)) and torch.equal(m(x)[:, 1:], d(x)[:, 1:])
+    with torch.no_grad():
+        next(depth.branch.parameters()).add_(0.5)
+    other = save_stack_net(depth, tmp_path / "d2.safetensors")
+    with pytest.raises(MfifError, match="branches differ"):
+        merge_depth_head(fp, other, tmp_path / "m2.safetensors")
+    with pytest.raises(MfifError, match="no depth head"):
+        merge_depth_head(fp, fp, tmp_path / "m3.safetensors")
+    assert not (tmp_path / "m2.safetensors").exists() and not (tmp_path / "m3.safetensors").exists()
 
 
 def test_depth_head_config_checks() -> None:

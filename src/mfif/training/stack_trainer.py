@@ -15,7 +15,8 @@ is trained on ``depth_weight`` × a cross-entropy of its own softmax against a G
 informative ones most); ``depth_detach`` stops its gradient at the branch (the branch learns from the
 fusion objective alone); ``freeze_fusion`` keeps the branch and the fusion decoder (weights and
 BatchNorm statistics) as loaded, so the fused image stays exactly that of the starting weights and only
-the depth map is learnt. The branch starts from the pair model's weights
+the depth map is learnt; ``freeze_branch`` keeps the branch alone as loaded (the decoders learn, and a
+depth head trained on that branch stays valid). The branch starts from the pair model's weights
 (``init_from``; a stack model's weights file continues from all of it). AdamW, linear decay over the last 40 % (of steps or of the wall-clock budget), an EMA
 of the weights; validation on seeded noise-texture stacks (:func:`mfif.data.stacks.focal_stack`, seeds
 from 10,000 — disjoint from ``mfif bench stacks``) selects the exported EMA weights by PSNR
@@ -80,6 +81,7 @@ class StackTrainConfig:
     halo_radius: int = 10
     depth_head: bool = False
     freeze_fusion: bool = False
+    freeze_branch: bool = False
     depth_detach: bool = False
     depth_weight: float = 1.0
     depth_sigma: float = 0.5
@@ -230,6 +232,42 @@ def save_stack_net(model: StackNet, path: Path, *, metadata: dict[str, Any] | No
     return save_model_file(model, path, fmt="mfif-stacknet-v1", metadata=metadata)
 
 
+def merge_depth_head(fusion: str | os.PathLike[str], depth: str | os.PathLike[str],
+                     out: str | os.PathLike[str]) -> Path:
+    """Write one stack model from two trained on the same frozen branch: the branch and fusion decoder of
+    ``fusion`` and the depth decoder of ``depth`` (a ``freeze_branch`` run and a ``freeze_fusion`` depth-head
+    run from the same starting weights).
+
+    Raises:
+        MfifError: ``depth`` has no depth head, or the two branches differ (weights or BN statistics).
+    """
+    import torch
+
+    from mfif.fusion.stack_native import load_stack_net
+
+    f, d = load_stack_net(str(fusion)), load_stack_net(str(depth))
+    if d.depth_decoder is None:
+        raise MfifError(f"{depth}: has no depth head")
+    fs, ds = f.branch.state_dict(), d.branch.state_dict()
+    if any(not torch.equal(fs[k], ds[k]) for k in fs):
+        raise MfifError(f"{fusion} and {depth}: their branches differ (train both from the same weights "
+                        "with the branch frozen)")
+    merged = StackNet(StackNetConfig(**{**f.config.to_dict(), "depth_head": True}))
+    merged.branch.load_state_dict(fs)
+    merged.decoder.load_state_dict(f.decoder.state_dict())
+    merged.depth_decoder.load_state_dict(d.depth_decoder.state_dict())
+    return save_stack_net(merged.eval(), Path(out), metadata={
+        "merged_from": json.dumps({"fusion": str(fusion), "depth": str(depth)})})
+
+
+def _frozen_modules(model: StackNet, cfg: StackTrainConfig) -> list[Any]:
+    """The modules kept as loaded: branch and fusion decoder (``freeze_fusion``), the branch
+    (``freeze_branch``), or none."""
+    if cfg.freeze_fusion:
+        return list(model.fusion_modules())
+    return [model.branch] if cfg.freeze_branch else []
+
+
 def _init_branch(model: StackNet, source: str | None) -> str:
     if not source:
         return "random"
@@ -288,8 +326,9 @@ def _train_stack(cfg: StackTrainConfig, out: str | os.PathLike[str], *, progress
     model = StackNet(cfg.net_config())
     init = _init_branch(model, cfg.init_from)
     model.detach_depth = bool(cfg.depth_detach)
-    if cfg.freeze_fusion:
-        for mod in model.fusion_modules():
+    frozen = _frozen_modules(model, cfg)
+    if frozen:
+        for mod in frozen:
             for p in mod.parameters():
                 p.requires_grad_(False)
     ema = copy.deepcopy(model).eval()
@@ -327,8 +366,8 @@ def _train_stack(cfg: StackTrainConfig, out: str | os.PathLike[str], *, progress
             z = torch.from_numpy(np.stack([s.z for s in samples]))
             edges = torch.from_numpy(np.stack([s.edges for s in samples]))
             model.train()
-            if cfg.freeze_fusion:  # frozen modules keep their BatchNorm statistics too
-                for mod in model.fusion_modules():
+            if frozen:  # frozen modules keep their BatchNorm statistics too
+                for mod in frozen:
                     mod.eval()
             loss, parts = stack_loss(model, frames, truth, z, edges, cfg)
             opt.zero_grad(set_to_none=True)
