@@ -20,7 +20,8 @@ Prints JSON lines:
   jobs on the machine);
 * ``cli`` (with ``--cli-n``): the frames written as PNG files to a temporary folder, then ``mfif fuse
   FOLDER -o fused.png`` end to end (interpreter start, imports, reading, fusion, writing) without and
-  with ``--align ecc``, beside ``python -c pass`` in the same run; optionally openfocus's guided filter
+  with ``--align ecc`` (the CLI's ``--amp`` default: bf16 on CPUs with native bf16) and once with ``--no-amp``
+  (float32, as the in-process runs), beside ``python -c pass`` in the same run; optionally openfocus's guided filter
   (``--openfocus``) on the same files, through its Python API, as the reference of the same run;
 * ``rss`` (with ``--rss-n``): a fresh child process builds ``--rss-n`` uint8 frames of ``--rss-size``
   and fuses them; its peak resident set size (``ru_maxrss``: interpreter, torch, the frames and every
@@ -113,6 +114,7 @@ def cli_runs(args: argparse.Namespace) -> dict:
         method = ["--method", args.method] if args.method_given else []
         runs = {"python -c pass": [sys.executable, "-c", "pass"],
                 "mfif fuse FOLDER": [*mfif, str(Path(tmp) / "f.png"), *method],
+                "mfif fuse FOLDER --no-amp": [*mfif, str(Path(tmp) / "fn.png"), "--no-amp", *method],
                 "mfif fuse FOLDER --align ecc": [*mfif, str(Path(tmp) / "fa.png"), "--align", "ecc", *method]}
         for name, cmd in runs.items():
             wall, cpu, rss, err = _timed(cmd)
@@ -159,7 +161,10 @@ def main() -> None:
     if args.child_rss:
         print(json.dumps(child_rss(args)))
         return
+    from mfif.models.runtime import cpu_has_native_bf16
+
     print(json.dumps(dict(method=args.method, strategy=args.strategy, align=args.align, dtype=args.dtype,
+                          cli_amp_bf16=cpu_has_native_bf16(),
                           load_average=round(os.getloadavg()[0], 2))), flush=True)
     if args.n:
         n1, n2 = (int(x) for x in args.n.split(","))
