@@ -160,8 +160,7 @@ def fuse_stack_native(
             if dmax is None:
                 dmax, didx = d.copy(), np.zeros(d.shape, np.int32)
             else:
-                up = d > dmax
-                didx[up] = k
+                didx[d > dmax] = k
                 np.maximum(dmax, d, out=dmax)
         del zc
         if score_sigma > 0:
@@ -180,7 +179,8 @@ def fuse_stack_native(
             z0 = z
         else:
             # in place (f and z are this iteration's own arrays): a = exp(m − m'), b = exp(z − m')
-            idx[z > m] = k
+            if didx is None:  # the fusion scores' argmax is the depth map only without a depth head
+                idx[z > m] = k
             new = np.maximum(m, z)
             np.subtract(m, new, out=m)
             a = np.exp(m, out=m)

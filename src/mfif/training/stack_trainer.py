@@ -241,8 +241,6 @@ def merge_depth_head(fusion: str | os.PathLike[str], depth: str | os.PathLike[st
     Raises:
         MfifError: ``depth`` has no depth head, or the two branches differ (weights or BN statistics).
     """
-    import torch
-
     from mfif.fusion.stack_native import load_stack_net
 
     f, d = load_stack_net(str(fusion)), load_stack_net(str(depth))
@@ -327,10 +325,9 @@ def _train_stack(cfg: StackTrainConfig, out: str | os.PathLike[str], *, progress
     init = _init_branch(model, cfg.init_from)
     model.detach_depth = bool(cfg.depth_detach)
     frozen = _frozen_modules(model, cfg)
-    if frozen:
-        for mod in frozen:
-            for p in mod.parameters():
-                p.requires_grad_(False)
+    for mod in frozen:
+        for p in mod.parameters():
+            p.requires_grad_(False)
     ema = copy.deepcopy(model).eval()
     for p in ema.parameters():
         p.requires_grad_(False)
@@ -366,9 +363,8 @@ def _train_stack(cfg: StackTrainConfig, out: str | os.PathLike[str], *, progress
             z = torch.from_numpy(np.stack([s.z for s in samples]))
             edges = torch.from_numpy(np.stack([s.edges for s in samples]))
             model.train()
-            if frozen:  # frozen modules keep their BatchNorm statistics too
-                for mod in frozen:
-                    mod.eval()
+            for mod in frozen:  # frozen modules keep their BatchNorm statistics too
+                mod.eval()
             loss, parts = stack_loss(model, frames, truth, z, edges, cfg)
             opt.zero_grad(set_to_none=True)
             loss.backward()
