@@ -90,6 +90,9 @@ class InferenceOptions:
         scales: Multi-scale inference: the network runs on the sources resized by each factor (OpenCV
             area interpolation down, bicubic up) and the focus maps, resized back to H×W (bilinear),
             are averaged; ``(1.0,)`` = one pass at the image's own size. Not combined with ``tile``.
+        match_exposure: Scale both sources to their common mean brightness before the network
+            (:func:`mfif.fusion.inference.exposure_matched`); the composition uses the sources as
+            given. False = the sources as given (docs/real-pairs.md §7).
     """
 
     device: Any = field(default="auto", metadata=_flag(
@@ -116,6 +119,10 @@ class InferenceOptions:
         "--scales", "learned pair methods: run the network on the sources resized by each factor and "
         "average the focus maps (e.g. --scales 1,0.7; default 1 = the image's own size; docs/real-pairs.md §6)",
         type=str, metavar="S[,S...]"))
+    match_exposure: bool = field(default=False, metadata=_flag(
+        "--match-exposure", "learned pair methods: scale both sources to their common mean brightness before "
+        "the network (the composition uses the sources as given; docs/real-pairs.md §7)",
+        action=argparse.BooleanOptionalAction))
 
     def __post_init__(self) -> None:
         t = 4 if self.tta is True else 1 if self.tta is None or self.tta is False else self.tta

@@ -95,3 +95,37 @@ def test_protect_keeps_the_network_decision_near_its_boundary() -> None:
     assert (d0[band] != net[band]).any()  # unprotected: the classical measure moves the boundary
     np.testing.assert_array_equal(d8[band], net[band])
     np.testing.assert_array_equal(d8[~band], d0[~band])
+
+
+def test_quadtree_band_decision_takes_quadtree_away_from_its_boundary_and_the_network_near_it() -> None:
+    from mfif.baselines.quadtree import quadtree_fuse
+    from mfif.fusion.hybrid import quadtree_band_decision
+    from mfif.metrics.reference import boundary_band
+
+    a, b = _pair(64, 64)
+    labels = quadtree_fuse([a, b]).extras["labels"]
+    qa = (labels == 0).astype(np.float32)
+    assert qa[:, :24].mean() > 0.9 and qa[:, 40:].mean() < 0.1  # Quadtree finds the halves here
+    wrong = np.zeros(a.shape[:2], np.float32)  # the network says "B everywhere"
+    d0 = quadtree_band_decision(wrong, a, b, band=0)
+    defined = labels >= 0
+    np.testing.assert_array_equal(d0[defined], remove_small_regions(np.where(defined, qa > 0.5, False))[defined])
+    d8 = quadtree_band_decision(wrong, a, b, band=8)
+    band = boundary_band(qa, 8)
+    assert band.any() and (d8[band] == 0).all()  # the network decides near Quadtree's boundary
+    far = ~band & defined & (qa > 0.5)
+    assert far.any() and (d8[far] == 1).all()  # Quadtree decides away from it
+
+
+def test_registered_quadtree_combination_fuses_pairs_and_refuses_soft_options() -> None:
+    a, b = _pair(64, 64)
+    r = mfif.fuse([a, b], method="mfif-gan-lite-quadtree", device="cpu")
+    assert r.fused.shape == a.shape and set(np.unique(r.decision_map)) <= {0.0, 1.0}
+    m = r.decision_map[..., None]
+    np.testing.assert_allclose(r.fused, a * m + b * (1 - m), atol=1e-6)
+    assert r.decision_map[:, :20].mean() > 0.9 and r.decision_map[:, 44:].mean() < 0.1
+    with pytest.raises(MfifError, match="mfif-gan-lite-quadtree.*soft"):
+        mfif.fuse([a, b], method="mfif-gan-lite-quadtree", device="cpu", soft=True)
+    c = (0.5 * (a + b)).astype(np.float32)
+    np.testing.assert_array_equal(mfif.fuse([a, b, c], method="mfif-gan-lite-quadtree", device="cpu").fused,
+                                  mfif.fuse([a, b, c], method="mfif-gan-lite", device="cpu").fused)

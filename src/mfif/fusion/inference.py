@@ -123,6 +123,28 @@ def scale_factors(scales: Any) -> tuple[float, ...]:
     return InferenceOptions(scales=scales).scales
 
 
+def exposure_matched(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The two sources scaled to their common mean brightness (``match_exposure``).
+
+    Defocus blur keeps an image's mean, so two photos of one scene differ in mean only by exposure or
+    gain. Each source is multiplied by ``m / m_k``, with ``m_k`` its mean over all pixels and channels
+    and ``m = (m_A + m_B) / 2``, and clipped to [0, 1]. Symmetric in the sources. A source with mean
+    ≤ 1e-6 (black) leaves both unchanged.
+
+    Args:
+        a, b: float32 [0, 1], H×W or H×W×3 (same shape).
+
+    Returns:
+        ``(a', b')`` float32 [0, 1], the shapes of ``a`` and ``b``.
+    """
+    ma, mb = float(np.mean(a, dtype=np.float64)), float(np.mean(b, dtype=np.float64))
+    if min(ma, mb) <= 1e-6:
+        return a, b
+    m = 0.5 * (ma + mb)
+    return (np.clip(a * np.float32(m / ma), 0.0, 1.0).astype(np.float32, copy=False),
+            np.clip(b * np.float32(m / mb), 0.0, 1.0).astype(np.float32, copy=False))
+
+
 def resize_sources(x: np.ndarray, s: float) -> np.ndarray:
     """N×C×H×W float32 sources in [0, 1] → N×C×h×w with h = round(s·H), w = round(s·W) (at least 1).
 

@@ -172,6 +172,12 @@ def mfif_gan_lite_hybrid(images: Sequence[np.ndarray], **opts: Any) -> FusionRes
     ``min_region_ratio`` and ``connectivity`` the combination. Composition options that need the
     network's map alone (``soft``, ``soft_boundary``, ``spread_correction``, ``postprocess=False``) are refused.
     """
+    return _combined(images, opts, "mfif-gan-lite-hybrid", "hybrid_decision")
+
+
+def _combined(images: Sequence[np.ndarray], opts: dict[str, Any], name: str, decision: str) -> FusionResult:
+    """A lite network pass combined with a classical decision (``mfif.fusion.hybrid.<decision>``), hard
+    composition; stacks are fused as by ``mfif-gan-lite``."""
     if len(images) > 2:
         return _fuse_learned("mfif-gan-lite", images, **opts)
     _, comp, _ = split_options(opts)
@@ -179,14 +185,35 @@ def mfif_gan_lite_hybrid(images: Sequence[np.ndarray], **opts: Any) -> FusionRes
     if opts.get("postprocess") is False:
         refused.append("postprocess")
     if refused:
-        raise MfifError(f"mfif-gan-lite-hybrid does not take {', '.join(refused)} (hard composition of a combined map)")
-    from mfif.fusion.hybrid import hybrid_decision  # imports the classical baselines: only when used
+        raise MfifError(f"{name} does not take {', '.join(refused)} (hard composition of a combined map)")
+    from mfif.fusion import hybrid  # imports the classical baselines: only when used
 
     res = _fuse_learned("mfif-gan-lite", images, **opts)
     a, b = images
-    dm = hybrid_decision(res.focus_map, a, b, threshold=comp.threshold, ratio=comp.min_region_ratio,
-                         connectivity=comp.connectivity)
+    dm = getattr(hybrid, decision)(res.focus_map, a, b, threshold=comp.threshold, ratio=comp.min_region_ratio,
+                                   connectivity=comp.connectivity)
     return FusionResult(fused=compose(a, b, dm), focus_map=res.focus_map, decision_map=dm, extras=res.extras)
 
 
 _VARIANT_OF["mfif-gan-lite-hybrid"] = "mfif-gan-lite"
+
+
+@register_method(
+    "mfif-gan-lite-quadtree",
+    description="Quadtree's decision away from its boundary, MFIF-GAN-lite's decision within 8 px of it (pairs; "
+    "first on the real pairs' reference-free metrics, behind the lite default at the synthetic known truth; "
+    "stacks: as mfif-gan-lite)",
+    max_inputs=None,
+    needs_weights=True,
+    citation="this project (docs/real-pairs.md §7)",
+    options=LEARNED_OPTIONS,
+)
+def mfif_gan_lite_quadtree(images: Sequence[np.ndarray], **opts: Any) -> FusionResult:
+    """Lite network + Quadtree (:func:`mfif.fusion.hybrid.quadtree_band_decision`), hard composition.
+
+    Options as :func:`mfif_gan_lite_hybrid` (the same composition options are refused).
+    """
+    return _combined(images, opts, "mfif-gan-lite-quadtree", "quadtree_band_decision")
+
+
+_VARIANT_OF["mfif-gan-lite-quadtree"] = "mfif-gan-lite"

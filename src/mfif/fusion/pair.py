@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mfif.errors import MfifError
-from mfif.fusion.inference import predict_focus_map_array, predict_focus_map_tensor, to_array, to_tensor
+from mfif.fusion.inference import exposure_matched, predict_focus_map_array, predict_focus_map_tensor, to_array, to_tensor
 from mfif.fusion.tiling import predict_focus_map_tiled
 from mfif.models.numpy_net import NumpyGenerator
 from mfif.models.runtime import resolve_amp, resolve_device
@@ -61,6 +61,8 @@ def predict_focus_map(
         float32 H×W in [0, 1], 1 = A in focus.
     """
     opt = _inference(inference, options)
+    if opt.match_exposure:
+        a, b = exposure_matched(a, b)
     if isinstance(model, NumpyGenerator):
         if opt.tile:
             return predict_focus_map_tiled(model, a, b, tile=opt.tile, overlap=opt.tile_overlap, symmetric=opt.symmetric)

@@ -1,0 +1,101 @@
+#!/usr/bin/env python
+"""``mfif bench`` (or ``scripts/known_truth.py``) with the learned/classical combinations of
+docs/real-pairs.md §7 registered as methods, in one run.
+
+Usage::
+
+    python scripts/combination_candidates.py bench --out bench-out/r23/field \\
+        --methods mfif-gan-lite,qt16,coarse0.5,quadtree --dataset lytro=../shared/data/inputs/lytro --no-fig6
+    python scripts/combination_candidates.py known-truth --pack packs/mf-voc --out bench-out/r23/kt \\
+        --settings own --limit 64 --variants mfif-gan-lite,qt8,qt16,coarse0.5,match,quadtree,laplacian-argmax
+
+Candidates (pairs only, the shipped lite weights, hard composition, then the paper's small-region removal):
+
+* ``qt8`` / ``qt16``: :func:`mfif.fusion.hybrid.quadtree_band_decision` with ``band`` 8 / 16 px —
+  Quadtree's labels away from Quadtree's boundary, the network's decision near it (``qt8`` is the
+  registered ``mfif-gan-lite-quadtree``);
+* ``coarse0.5``: the network's map at half size (``scales=0.5``, cleaned) decides outside 8 px of its own
+  boundary, the full-size map (cleaned) within;
+* ``match`` (known truth only; in the bench use ``scripts/bench_candidates.py`` with
+  ``--candidate-options 'match={"match_exposure": true}'``): the lite default with ``match_exposure``.
+
+Everything after the sub-command goes to ``mfif bench`` or ``scripts/known_truth.py`` unchanged.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from typing import Any, Sequence
+
+import numpy as np
+
+
+def _qt(band: float):  # noqa: ANN202
+    def fuse(images: Sequence[np.ndarray], **opts: Any):  # noqa: ANN202
+        from mfif.fusion.methods import mfif_gan_lite
+        from mfif.fusion.hybrid import quadtree_band_decision
+        from mfif.fusion.pair import compose
+        from mfif.registry import FusionResult
+
+        a, b = images
+        res = mfif_gan_lite(images, **opts)
+        d = quadtree_band_decision(res.focus_map, a, b, band=band)
+        return FusionResult(fused=compose(a, b, d), focus_map=res.focus_map, decision_map=d, extras=res.extras)
+
+    return fuse
+
+
+def _coarse(scale: float, band: float = 8):  # noqa: ANN202
+    def fuse(images: Sequence[np.ndarray], **opts: Any):  # noqa: ANN202
+        from mfif.fusion.methods import mfif_gan_lite
+        from mfif.fusion.pair import compose
+        from mfif.metrics.reference import boundary_band
+        from mfif.postprocess.regions import remove_small_regions
+        from mfif.registry import FusionResult
+
+        a, b = images
+        res = mfif_gan_lite(images, **opts)
+        coarse = mfif_gan_lite(images, **{**opts, "scales": [scale]})
+        fine = remove_small_regions(res.focus_map > 0.5)
+        c = remove_small_regions(coarse.focus_map > 0.5)
+        d = np.where(boundary_band(c.astype(np.float32), band), fine, c)
+        d = remove_small_regions(d).astype(np.float32)
+        return FusionResult(fused=compose(a, b, d), focus_map=res.focus_map, decision_map=d, extras=res.extras)
+
+    return fuse
+
+
+def register() -> None:
+    from mfif.fusion.methods import LEARNED_OPTIONS
+    from mfif.registry import register_method
+
+    for name, fn, what in (("qt8", _qt(8), "Quadtree away from its boundary, network within 8 px"),
+                           ("qt16", _qt(16), "Quadtree away from its boundary, network within 16 px"),
+                           ("coarse0.5", _coarse(0.5), "half-size network map away from its boundary")):
+        register_method(name, description=what, max_inputs=2, needs_weights=True, citation="docs/real-pairs.md §7",
+                        options=LEARNED_OPTIONS)(fn)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in ("bench", "known-truth"):
+        print("usage: combination_candidates.py {bench,known-truth} ARGS...", file=sys.stderr)
+        return 2
+    register()
+    if argv[0] == "bench":
+        from mfif.cli.main import main as mfif_main
+
+        return mfif_main(argv)
+    spec = importlib.util.spec_from_file_location("known_truth", "scripts/known_truth.py")
+    kt = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(kt)
+    for name in ("qt8", "qt16", "coarse0.5"):
+        kt.VARIANTS[name] = (name, {})
+    kt.VARIANTS["match"] = ("mfif-gan-lite", {"match_exposure": True})
+    kt.VARIANTS["quadtree"] = ("quadtree", {})
+    return kt.main(argv[1:])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
