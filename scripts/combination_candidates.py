@@ -15,7 +15,10 @@ Candidates (pairs only, the shipped lite weights, hard composition, then the pap
   Quadtree's labels away from Quadtree's boundary, the network's decision near it (``qt8`` is the
   registered ``mfif-gan-lite-quadtree``);
 * ``coarse0.5``: the network's map at half size (``scales=0.5``, cleaned) decides outside 8 px of its own
-  boundary, the full-size map (cleaned) within;
+  boundary, the full-size map (cleaned) within; ``coarse0.5-b16`` / ``-b24`` / ``-b32``: 16 / 24 / 32 px;
+* ``verify0.02`` / ``verify0.10``: the default's cleaned decision, with every connected region smaller than
+  2 % / 10 % of the image flipped when Quadtree's raw (uncleaned) leaf labels are defined on at least
+  half of it and more than half of those carry the other label; then the small-region removal;
 * ``match`` (known truth only; in the bench use ``scripts/bench_candidates.py`` with
   ``--candidate-options 'match={"match_exposure": true}'``): the lite default with ``match_exposure``.
 
@@ -66,13 +69,50 @@ def _coarse(scale: float, band: float = 8):  # noqa: ANN202
     return fuse
 
 
+def _verified(area: float):  # noqa: ANN202
+    def fuse(images: Sequence[np.ndarray], **opts: Any):  # noqa: ANN202
+        from scipy import ndimage
+
+        from mfif.baselines._common import gray255
+        from mfif.baselines.quadtree import quadtree_labels, weighted_modified_laplacian
+        from mfif.fusion.methods import mfif_gan_lite
+        from mfif.fusion.pair import compose
+        from mfif.postprocess.regions import remove_small_regions
+        from mfif.registry import FusionResult
+
+        a, b = images
+        res = mfif_gan_lite(images, **opts)
+        net = remove_small_regions(res.focus_map > 0.5)
+        raw = quadtree_labels(np.stack([weighted_modified_laplacian(gray255(x)) for x in (a, b)]))
+        d = net.copy()
+        for value in (True, False):
+            lab, n = ndimage.label(net == value)
+            if n == 0:
+                continue
+            size = np.bincount(lab.ravel(), minlength=n + 1)
+            defined = np.bincount(lab.ravel(), weights=(raw >= 0).ravel(), minlength=n + 1)
+            other = np.bincount(lab.ravel(), weights=(raw == (1 if value else 0)).ravel(), minlength=n + 1)
+            flip = (size < area * net.size) & (defined >= 0.5 * size) & (other > 0.5 * np.maximum(defined, 1))
+            flip[0] = False
+            d[flip[lab]] = not value
+        d = remove_small_regions(d).astype(np.float32)
+        return FusionResult(fused=compose(a, b, d), focus_map=res.focus_map, decision_map=d, extras=res.extras)
+
+    return fuse
+
+
 def register() -> None:
     from mfif.fusion.methods import LEARNED_OPTIONS
     from mfif.registry import register_method
 
     for name, fn, what in (("qt8", _qt(8), "Quadtree away from its boundary, network within 8 px"),
                            ("qt16", _qt(16), "Quadtree away from its boundary, network within 16 px"),
-                           ("coarse0.5", _coarse(0.5), "half-size network map away from its boundary")):
+                           ("coarse0.5", _coarse(0.5), "half-size network map away from its boundary"),
+                           ("coarse0.5-b16", _coarse(0.5, 16), "half-size network map, 16 px band"),
+                           ("coarse0.5-b24", _coarse(0.5, 24), "half-size network map, 24 px band"),
+                           ("coarse0.5-b32", _coarse(0.5, 32), "half-size network map, 32 px band"),
+                           ("verify0.02", _verified(0.02), "network regions < 2 % flipped where raw Quadtree disagrees"),
+                           ("verify0.10", _verified(0.10), "network regions < 10 % flipped where raw Quadtree disagrees")):
         register_method(name, description=what, max_inputs=2, needs_weights=True, citation="docs/real-pairs.md §7",
                         options=LEARNED_OPTIONS)(fn)
 
@@ -90,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     spec = importlib.util.spec_from_file_location("known_truth", "scripts/known_truth.py")
     kt = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(kt)
-    for name in ("qt8", "qt16", "coarse0.5"):
+    for name in ("qt8", "qt16", "coarse0.5", "coarse0.5-b16", "coarse0.5-b24", "coarse0.5-b32",
+                 "verify0.02", "verify0.10"):
         kt.VARIANTS[name] = (name, {})
     kt.VARIANTS["match"] = ("mfif-gan-lite", {"match_exposure": True})
     kt.VARIANTS["quadtree"] = ("quadtree", {})

@@ -5,9 +5,12 @@ uses 0) and a smaller size (192²): the same generator (every depth type; clean,
 both), other stacks. For every weights file and temperature it prints, per frame count, the mean PSNR
 of the softmax fusion against the truth, the depth accuracy (argmax with small-region removal, within ±1
 frame; of the depth head's scores when the model has one) and the halo score, and the means over the frame
-counts of the PSNR and of the depth accuracy — the selection criteria.
+counts of the PSNR and of the depth accuracy — the selection criteria. With ``--depth-sigmas`` it also
+prints the depth accuracy with each frame's depth scores smoothed by a Gaussian of each σ before the
+argmax (``mfif-stack``'s ``depth_sigma``).
 
     python scripts/stack_select_suite.py A.safetensors B.safetensors [--temperatures 0.1,0.25] [--n 5,12,30] [--tta 2]
+        [--depth-sigmas 0,1,2,4]
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=192)
     ap.add_argument("--score-sigmas", default="0", help="Gaussian σ (px) of the fusion scores before the softmax, "
                     "comma-separated (default 0)")
+    ap.add_argument("--depth-sigmas", default=None, help="Gaussian σ (px) of the depth scores before the argmax, "
+                    "comma-separated: an extra table of the depth accuracy per σ")
     ap.add_argument("--tta", type=int, default=1, choices=(1, 2, 4), help="flipped copies per frame (default 1)")
     ap.add_argument("--seed", type=int, default=7, help="suite seed (the bench uses 0; default 7)")
     args = ap.parse_args()
@@ -43,6 +48,8 @@ def main() -> None:
     temps = [float(t) for t in args.temperatures.split(",")]
     sigmas = [float(x) for x in args.score_sigmas.split(",")]
     ns = [int(x) for x in args.n.split(",")]
+    dsigmas = [float(x) for x in args.depth_sigmas.split(",")] if args.depth_sigmas else []
+    dres: dict[tuple[str, float, int], list[float]] = {}
     cases = make_suite(ns, size=args.size, seed=args.seed)
     dev = torch.device("cpu")
     models = {}
@@ -61,6 +68,11 @@ def main() -> None:
             zc = np.stack([_scores(model, luma(f), device=dev, amp=False, channels_last=True, tta=args.tta) for f in fr])
             z = zc[:, 0]  # fusion scores; the depth map from the depth head's scores when there is one
             depth = clean_depth_map(zc[:, -1].argmax(0).astype(np.int32), ratio=0.001)
+            for dsg in dsigmas:
+                zd = zc[:, -1] if dsg == 0 else np.stack([cv2.GaussianBlur(zk, (0, 0), dsg, borderType=cv2.BORDER_REFLECT)
+                                                          for zk in zc[:, -1]])
+                dd = clean_depth_map(zd.argmax(0).astype(np.int32), ratio=0.001)
+                dres.setdefault((w, dsg, c.n), []).append(float(np.mean(np.abs(dd.astype(np.int64) - st.depth) <= 1)))
             for sg in sigmas:
                 zs = z if sg == 0 else np.stack([cv2.GaussianBlur(zk, (0, 0), sg, borderType=cv2.BORDER_REFLECT)
                                                  for zk in z])
@@ -81,6 +93,13 @@ def main() -> None:
                 cells.append(f"{ps:.3f} / {da:.2f} / {ha:.3f}")
             print(f"| {w} | {t:g}{f' σ{sg:g}' if sg else ''} | " + " | ".join(cells) + f" | {np.mean(means):.3f} | {np.mean(dmeans):.2f} |",
                   flush=True)
+    if dsigmas:
+        print("\n| weights | depth σ | " + " | ".join(f"N = {n}: depth %" for n in ns) + " | mean depth % |")
+        print("|---|---|" + "---|" * (len(ns) + 1))
+        for w in models:
+            for dsg in dsigmas:
+                accs = [100 * float(np.mean(dres[(w, dsg, n)])) for n in ns]
+                print(f"| {w} | {dsg:g} | " + " | ".join(f"{a:.2f}" for a in accs) + f" | {np.mean(accs):.2f} |", flush=True)
 
 
 if __name__ == "__main__":
