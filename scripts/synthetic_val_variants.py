@@ -15,11 +15,13 @@ Pairs: the pack's ``val`` items (64), α-matte at σ = 1 — the trainer's valid
   composes the uncompressed sources, so only the map's errors count);
 * ``small``: image and mask first shrunk to 0.6× (area averaging), then synthesised at σ = 1 and
   scored on the 132² centre (of 134² — finer detail per pixel, like the small real test photos);
-* ``small+jpeg75``: both.
+* ``small+jpeg75``: both;
+* ``exp0.93`` / ``exp1.07`` (with ``--variants``): the clean pairs with B multiplied by 0.93 / 1.07 at the
+  network input (clipped to [0, 1]): two exposures of one scene (docs/real-pairs.md §7).
 
 Every candidate runs in float32 on the CPU with the same pairs. The score used to choose between
-checkpoints of one run is the mean band PSNR over the four variants (``mean band``). No real
-photograph takes part.
+checkpoints of one run is the mean band PSNR over the variants given (``mean band``; by default the
+first four). No real photograph takes part.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import numpy as np
 import torch
 
 VARIANTS = ("clean", "jpeg75", "small", "small+jpeg75")
+ALL_VARIANTS = (*VARIANTS, "exp0.93", "exp1.07")
 
 
 def build(pack: str, variant: str, *, limit: int) -> list[dict[str, torch.Tensor]]:
@@ -54,6 +57,8 @@ def build(pack: str, variant: str, *, limit: int) -> list[dict[str, torch.Tensor
         a_in, b_in = s["a"], s["b"]
         if variant.endswith("jpeg75"):
             a_in, b_in = jpeg_roundtrip(s["a"], 75), jpeg_roundtrip(s["b"], 75)
+        if variant.startswith("exp"):
+            b_in = np.clip(s["b"] * np.float32(float(variant[3:])), 0.0, 1.0).astype(np.float32)
 
         def t(x: np.ndarray) -> torch.Tensor:
             return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))[None]
@@ -82,7 +87,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=64)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default=None, help="also write the table to this Markdown file")
+    ap.add_argument("--variants", default=",".join(VARIANTS),
+                    help=f"comma-separated, of {', '.join(ALL_VARIANTS)} (default: the first four)")
     args = ap.parse_args(argv)
+    variants = tuple(v for v in args.variants.split(",") if v)
+    if not variants or any(v not in ALL_VARIANTS for v in variants):
+        ap.error(f"--variants: choose from {', '.join(ALL_VARIANTS)}")
     torch.set_num_threads(args.threads)
     from mfif.models.weights import load_generator
 
@@ -93,19 +103,19 @@ def main(argv: list[str] | None = None) -> int:
         name, path = w.split("=", 1)
         cands.append((name, load_generator(path)))
     t0 = time.time()
-    data = {v: build(args.pack, v, limit=args.limit) for v in VARIANTS}
+    data = {v: build(args.pack, v, limit=args.limit) for v in variants}
     rows = []
     for name, model in cands:
-        res = {v: score(model, data[v]) for v in VARIANTS}
-        mean_band = float(np.mean([res[v]["psnr_band"] for v in VARIANTS]))
+        res = {v: score(model, data[v]) for v in variants}
+        mean_band = float(np.mean([res[v]["psnr_band"] for v in variants]))
         rows.append((name, res, mean_band))
-    ref = {v: score_ref(data[v]) for v in VARIANTS}
-    head = "| weights | " + " | ".join(f"{v} PSNR / band" for v in VARIANTS) + " | mean band |"
-    lines = [head, "|" + "---|" * (len(VARIANTS) + 2)]
+    ref = {v: score_ref(data[v]) for v in variants}
+    head = "| weights | " + " | ".join(f"{v} PSNR / band" for v in variants) + " | mean band |"
+    lines = [head, "|" + "---|" * (len(variants) + 2)]
     for name, res, mb in rows:
-        cells = [f"{res[v]['psnr']:.2f} / {res[v]['psnr_band']:.2f}" for v in VARIANTS]
+        cells = [f"{res[v]['psnr']:.2f} / {res[v]['psnr_band']:.2f}" for v in variants]
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {mb:.2f} |")
-    lines.append("| true-mask hard pick | " + " | ".join(f"{ref[v][0]:.2f} / {ref[v][1]:.2f}" for v in VARIANTS)
+    lines.append("| true-mask hard pick | " + " | ".join(f"{ref[v][0]:.2f} / {ref[v][1]:.2f}" for v in variants)
                  + " | |")
     text = "\n".join(lines)
     print(text)

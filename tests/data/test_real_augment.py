@@ -152,7 +152,8 @@ def test_dataset_scale_small_regions_and_disk_are_seeded_and_consistent(arrays) 
 def test_dataset_bad_augmentation_arguments(arrays) -> None:  # noqa: ANN001
     for kw, msg in ((dict(scale=(0.0, 1.0)), "scale"), (dict(jpeg_p=1.5), "jpeg_p"),
                     (dict(jpeg_quality=(90, 40)), "jpeg_quality"), (dict(small_regions_max=0), "small_regions_max"),
-                    (dict(swap_p=0.5, synthesize=False), "synthesize")):
+                    (dict(swap_p=0.5, synthesize=False), "synthesize"), (dict(exposure_p=-0.1), "exposure_p"),
+                    (dict(exposure_gain=(1.1, 0.9)), "exposure_gain"), (dict(exposure_p=0.5, synthesize=False), "synthesize")):
         with pytest.raises(MfifError, match=msg):
             SyntheticPairDataset.from_arrays(*arrays, crop=24, **kw)
 
@@ -160,13 +161,38 @@ def test_dataset_bad_augmentation_arguments(arrays) -> None:  # noqa: ANN001
 def test_config_fields_and_the_lite_real_config() -> None:
     lite, real = load_config("lite"), load_config("lite-real")
     assert lite.augmentation_kwargs() == {"scale": (1.0, 1.0), "small_regions_p": 0.0, "small_regions_max": 4,
-                                          "disk_p": 0.0, "jpeg_p": 0.0, "jpeg_quality": (50, 95), "swap_p": 0.0}
+                                          "disk_p": 0.0, "jpeg_p": 0.0, "jpeg_quality": (50, 95), "swap_p": 0.0,
+                                          "exposure_p": 0.0, "exposure_gain": (0.85, 1.15)}
     # lite-real is lite plus the augmentations: every other field is the same
     skip = {"name", "scale", "small_regions_p", "small_regions_max", "disk_p", "jpeg_p", "jpeg_quality", "swap_p"}
     dl, dr = lite.to_dict(), real.to_dict()
     assert {k: v for k, v in dl.items() if k not in skip} == {k: v for k, v in dr.items() if k not in skip}
     assert real.jpeg_p > 0 and real.disk_p > 0 and real.small_regions_p > 0 and real.scale_range()[0] < 1
     for bad, msg in (("jpeg_p=2", "jpeg_p"), ("scale=[1.2, 0.5]", "scale"), ("jpeg_quality=[0, 50]", "jpeg_quality"),
-                     ("swap_p=-0.1", "swap_p")):
+                     ("swap_p=-0.1", "swap_p"), ("exposure_p=1.5", "exposure_p"),
+                     ("exposure_gain=[1.2, 0.9]", "exposure_gain")):
         with pytest.raises(MfifError, match=msg):
             load_config("lite", [bad])
+
+
+def test_dataset_exposure_scales_one_network_input_and_keeps_clean_sources(arrays) -> None:  # noqa: ANN001
+    kw = dict(crop=32, sigma=1.5, seed=5, length=8)
+    plain = SyntheticPairDataset.from_arrays(*arrays, **kw)
+    ds = SyntheticPairDataset.from_arrays(*arrays, **kw, exposure_p=1.0, exposure_gain=(0.8, 0.9))
+    which = set()
+    for i in range(8):
+        s, ref = ds.sample(i), plain.sample(i)
+        assert np.array_equal(s["a"], ref["a"]) and np.array_equal(s["b"], ref["b"])  # the draws of a plain run
+        src, g = s["exposure"]
+        assert 0.8 <= g <= 0.9
+        which.add(src)
+        other = "b" if src == "a" else "a"
+        np.testing.assert_allclose(s[src + "_in"], np.clip(s[src] * np.float32(g), 0, 1), atol=1e-6)
+        assert np.array_equal(s[other + "_in"], s[other])
+    assert which == {"a", "b"}
+    with_jpeg = SyntheticPairDataset.from_arrays(*arrays, **kw, exposure_p=1.0, jpeg_p=1.0, jpeg_quality=(90, 90))
+    s = with_jpeg.sample(0)
+    src, g = s["exposure"]
+    np.testing.assert_array_equal(s[src + "_in"], jpeg_roundtrip(np.clip(s[src] * np.float32(g), 0, 1), 90))
+    never = SyntheticPairDataset.from_arrays(*arrays, **kw, exposure_p=0.0)
+    assert "a_in" not in never[0] and never.sample(0)["exposure"] is None

@@ -113,6 +113,11 @@ class SyntheticPairDataset(Dataset):
             both), returned as ``a_in``/``b_in`` (0 = off; then those keys are absent).
         jpeg_quality: ``(lo, hi)`` quality range, drawn as an integer per item.
         swap_p: Probability that A and B are swapped and the mask (and teacher map) inverted (0 = off).
+        exposure_p: Probability that one of the two network inputs (A or B, drawn) is multiplied by a
+            gain drawn from ``exposure_gain`` and clipped to [0, 1] — two photos of one scene taken at
+            slightly different exposures — before any JPEG compression; returned as ``a_in``/``b_in``
+            (0 = off). The image loss composes the clean sources.
+        exposure_gain: ``(lo, hi)`` range of that gain.
     """
 
     def __init__(
@@ -140,6 +145,8 @@ class SyntheticPairDataset(Dataset):
         jpeg_p: float = 0.0,
         jpeg_quality: tuple[int, int] = (50, 95),
         swap_p: float = 0.0,
+        exposure_p: float = 0.0,
+        exposure_gain: tuple[float, float] = (0.85, 1.15),
     ) -> None:
         if model not in MODELS:
             raise MfifError(f"model: expected one of {', '.join(MODELS)}, got {model!r}")
@@ -190,7 +197,7 @@ class SyntheticPairDataset(Dataset):
             raise MfifError(f"scale: expected a number > 0 or (lo, hi) with 0 < lo <= hi, got {scale}")
         self.scale_range = (lo_s, hi_s)
         for name, v in (("small_regions_p", small_regions_p), ("disk_p", disk_p), ("jpeg_p", jpeg_p),
-                        ("swap_p", swap_p)):
+                        ("swap_p", swap_p), ("exposure_p", exposure_p)):
             if not 0 <= float(v) <= 1:
                 raise MfifError(f"{name}: expected a probability in [0, 1], got {v}")
         if small_regions_max < 1:
@@ -198,14 +205,19 @@ class SyntheticPairDataset(Dataset):
         q_lo, q_hi = (int(q) for q in jpeg_quality)
         if not 1 <= q_lo <= q_hi <= 100:
             raise MfifError(f"jpeg_quality: expected (lo, hi) with 1 <= lo <= hi <= 100, got {jpeg_quality}")
-        if not synthesize and (disk_p > 0 or jpeg_p > 0 or swap_p > 0):
-            raise MfifError("disk_p, jpeg_p, swap_p: need synthesize=True (they act on the synthesised pair)")
+        g_lo, g_hi = (float(g) for g in exposure_gain)
+        if not 0 < g_lo <= g_hi:
+            raise MfifError(f"exposure_gain: expected (lo, hi) with 0 < lo <= hi, got {exposure_gain}")
+        if not synthesize and (disk_p > 0 or jpeg_p > 0 or swap_p > 0 or exposure_p > 0):
+            raise MfifError("disk_p, jpeg_p, swap_p, exposure_p: need synthesize=True (they act on the synthesised pair)")
         self.small_regions_p = float(small_regions_p)
         self.small_regions_max = int(small_regions_max)
         self.disk_p = float(disk_p)
         self.jpeg_p = float(jpeg_p)
         self.jpeg_quality = (q_lo, q_hi)
         self.swap_p = float(swap_p)
+        self.exposure_p = float(exposure_p)
+        self.exposure_gain = (g_lo, g_hi)
         self.extra_maps = extra_maps
         if extra_maps is not None:
             lacking = [j for j in self.indices if j not in extra_maps]
@@ -306,9 +318,17 @@ class SyntheticPairDataset(Dataset):
             if k:
                 arr = np.rot90(arr, k)
             out[key] = np.ascontiguousarray(arr, dtype=np.float32)
-        if self.synthesize and self.jpeg_p > 0:
-            out["a_in"] = jpeg_roundtrip(out["a"], quality) if quality is not None else out["a"]
-            out["b_in"] = jpeg_roundtrip(out["b"], quality) if quality is not None else out["b"]
+        gain = None
+        if self.exposure_p > 0:  # its own stream: the draws above stay those of a run without it
+            rx = np.random.default_rng([self.seed, self.epoch, i, 6])
+            if rx.random() < self.exposure_p:
+                gain = ("ab"[int(rx.integers(0, 2))], float(rx.uniform(*self.exposure_gain)))
+        if self.synthesize and (self.jpeg_p > 0 or self.exposure_p > 0):
+            for key in ("a", "b"):
+                x = out[key]
+                if gain is not None and gain[0] == key:
+                    x = np.clip(x * np.float32(gain[1]), 0.0, 1.0).astype(np.float32)
+                out[key + "_in"] = jpeg_roundtrip(x, quality) if quality is not None else x
         if swap:
             out["mask"] = (1.0 - out["mask"]).astype(np.float32)
             if "teacher" in out:
@@ -316,7 +336,8 @@ class SyntheticPairDataset(Dataset):
             for x, y in (("a", "b"), ("a_in", "b_in")):
                 if x in out:
                     out[x], out[y] = out[y], out[x]
-        return {**out, "sigma": sigma, "index": j, "kernel": kernel, "jpeg_quality": quality, "swapped": swap}
+        return {**out, "sigma": sigma, "index": j, "kernel": kernel, "jpeg_quality": quality, "swapped": swap,
+                "exposure": gain}
 
     def __getitem__(self, i: int) -> dict[str, Any]:
         s = self.sample(i)

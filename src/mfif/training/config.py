@@ -93,7 +93,9 @@ class TrainConfig:
         jpeg_p, jpeg_quality: probability that the network's A and B are JPEG-compressed, at a quality
             drawn from [lo, hi] (the image loss composes the uncompressed sources).
         swap_p: probability that A and B are swapped and the mask inverted (far-focused source first).
-        disk_p, jpeg_p and swap_p act on the synthesised pair: they need the loader's (CPU) synthesis
+        exposure_p, exposure_gain: probability that A or B (drawn) reaches the network multiplied by a
+            gain drawn from [lo, hi] (two exposures of one scene; the image loss composes the clean sources).
+        disk_p, jpeg_p, swap_p and exposure_p act on the synthesised pair: they need the loader's (CPU) synthesis
         (``gpu_synthesis: auto`` then stays off on CUDA).
     Optimisation:
         optimizer ("adam" | "adamw"), lr_g, lr_d, beta1, beta2, weight_decay, batch_size (global,
@@ -164,6 +166,8 @@ class TrainConfig:
     jpeg_p: float = 0.0
     jpeg_quality: Any = (50, 95)
     swap_p: float = 0.0
+    exposure_p: float = 0.0
+    exposure_gain: Any = (0.85, 1.15)
     # optimisation
     optimizer: str = "adam"
     lr_g: float = 1e-4
@@ -195,7 +199,7 @@ class TrainConfig:
     # ------------------------------------------------------------------ helpers
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        for k in ("sigma", "scale", "jpeg_quality"):
+        for k in ("sigma", "scale", "jpeg_quality", "exposure_gain"):
             if isinstance(d[k], tuple):
                 d[k] = list(d[k])
         return d
@@ -205,7 +209,8 @@ class TrainConfig:
         lo, hi = _range(self.jpeg_quality)
         return {"scale": self.scale_range(), "small_regions_p": self.small_regions_p,
                 "small_regions_max": self.small_regions_max, "disk_p": self.disk_p, "jpeg_p": self.jpeg_p,
-                "jpeg_quality": (int(lo), int(hi)), "swap_p": self.swap_p}
+                "jpeg_quality": (int(lo), int(hi)), "swap_p": self.swap_p, "exposure_p": self.exposure_p,
+                "exposure_gain": tuple(float(g) for g in _range(self.exposure_gain))}
 
     def scale_range(self) -> tuple[float, float]:
         return _range(self.scale)
@@ -281,11 +286,14 @@ class TrainConfig:
         lo, hi = self.scale_range()
         if not (0 < lo <= hi <= 8):
             raise MfifError(f"config scale: expected a number in (0, 8] or [lo, hi] with 0 < lo <= hi <= 8, got {self.scale}")
-        for k in ("small_regions_p", "disk_p", "jpeg_p", "swap_p"):
+        for k in ("small_regions_p", "disk_p", "jpeg_p", "swap_p", "exposure_p"):
             if not 0 <= getattr(self, k) <= 1:
                 raise MfifError(f"config {k}: expected a probability in [0, 1], got {getattr(self, k)}")
         if self.small_regions_max < 1:
             raise MfifError(f"config small_regions_max: must be >= 1, got {self.small_regions_max}")
+        g_lo, g_hi = _range(self.exposure_gain)
+        if not 0 < g_lo <= g_hi <= 4:
+            raise MfifError(f"config exposure_gain: expected [lo, hi] with 0 < lo <= hi <= 4, got {self.exposure_gain}")
         lo, hi = _range(self.jpeg_quality)
         if not (1 <= lo <= hi <= 100 and lo == int(lo) and hi == int(hi)):
             raise MfifError(f"config jpeg_quality: expected [lo, hi] integers with 1 <= lo <= hi <= 100, "
@@ -350,7 +358,7 @@ def _coerce_value(key: str, v: Any) -> Any:
     except (TypeError, ValueError):
         raise MfifError(f"config {key}: expected {t}, got {v!r}") from None
     # Any-typed fields
-    if key in ("sigma", "noise", "scale", "jpeg_quality"):
+    if key in ("sigma", "noise", "scale", "jpeg_quality", "exposure_gain"):
         if isinstance(v, (list, tuple)):
             if len(v) != 2:
                 raise MfifError(f"config {key}: expected a number or [lo, hi], got {v!r}")
