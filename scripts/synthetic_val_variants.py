@@ -70,12 +70,16 @@ def build(pack: str, variant: str, *, limit: int) -> list[dict[str, torch.Tensor
 
 
 @torch.no_grad()
-def score(model: torch.nn.Module, batches: list[dict[str, torch.Tensor]]) -> dict[str, float]:
+def score(model: torch.nn.Module, batches: list[dict[str, torch.Tensor]], *, match: bool = False) -> dict[str, float]:
+    from mfif.fusion.inference import exposure_matched
     from mfif.training.validation import ValAccumulator
 
     acc = ValAccumulator()
     for bt in batches:
-        pred = model(bt["a_in"], bt["b_in"])
+        a_in, b_in = bt["a_in"], bt["b_in"]
+        if match:  # match_exposure: both network inputs scaled to their common mean
+            a_in, b_in = (torch.from_numpy(x) for x in exposure_matched(a_in.numpy(), b_in.numpy()))
+        pred = model(a_in, b_in)
         acc.add(pred.float(), bt["mask"], bt["a"], bt["b"], bt["truth"], bt["band"])
     return acc.result()
 
@@ -87,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=64)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default=None, help="also write the table to this Markdown file")
+    ap.add_argument("--match-exposure", action="store_true",
+                    help="also score every weights set with exposure-matched inputs (rows NAME+match)")
     ap.add_argument("--variants", default=",".join(VARIANTS),
                     help=f"comma-separated, of {', '.join(ALL_VARIANTS)} (default: the first four)")
     args = ap.parse_args(argv)
@@ -106,9 +112,10 @@ def main(argv: list[str] | None = None) -> int:
     data = {v: build(args.pack, v, limit=args.limit) for v in variants}
     rows = []
     for name, model in cands:
-        res = {v: score(model, data[v]) for v in variants}
-        mean_band = float(np.mean([res[v]["psnr_band"] for v in variants]))
-        rows.append((name, res, mean_band))
+        for match in (False, True) if args.match_exposure else (False,):
+            res = {v: score(model, data[v], match=match) for v in variants}
+            mean_band = float(np.mean([res[v]["psnr_band"] for v in variants]))
+            rows.append((name + ("+match" if match else ""), res, mean_band))
     ref = {v: score_ref(data[v]) for v in variants}
     head = "| weights | " + " | ".join(f"{v} PSNR / band" for v in variants) + " | mean band |"
     lines = [head, "|" + "---|" * (len(variants) + 2)]
