@@ -7,7 +7,7 @@ of the softmax fusion against the truth, the depth accuracy (argmax with small-r
 frame; of the depth head's scores when the model has one) and the halo score, and the means over the frame
 counts of the PSNR and of the depth accuracy — the selection criteria. With ``--depth-sigmas`` it also
 prints the depth accuracy with each frame's depth scores smoothed by a Gaussian of each σ before the
-argmax (``mfif-stack``'s ``depth_sigma``).
+argmax (measured and not adopted: ``mfif-stack`` takes the unsmoothed argmax; docs/model-card.md).
 
     python scripts/stack_select_suite.py A.safetensors B.safetensors [--temperatures 0.1,0.25] [--n 5,12,30] [--tta 2]
         [--depth-sigmas 0,1,2,4]
