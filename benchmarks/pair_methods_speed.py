@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from typing import Any
 
@@ -74,8 +75,15 @@ def run(args: argparse.Namespace, settings: dict[str, tuple[str, dict[str, Any]]
     else:
         a, b = synthetic_pair(args.size)
         what = f"synthetic {args.size}×{args.size}"
+    from mfif.errors import MfifError
+
     for name, opts in settings.values():
-        if get_method(name).needs_weights:
+        try:
+            info = get_method(name)
+        except MfifError as e:
+            print(f"pair_methods_speed: error: {e}", file=sys.stderr)
+            raise SystemExit(2) from None
+        if info.needs_weights:
             opts.setdefault("device", "cpu")
     times: dict[str, list[float]] = {s: [] for s in settings}
     for r in range(args.repeats + 1):
