@@ -107,3 +107,41 @@ def test_refine_head_learns_full_resolution_detail():
         assert float((g(a, b, logits=True) - z_dec).abs().max()) > 1e-3
     gray = Generator(width=4, n_blocks=1, input_mode="gray", refine_width=8, refine_layers=2)
     assert gray.refine.net[0].in_channels == 3  # luma A, luma B, logits
+
+
+def test_context_pathway_parameter_count_zero_start_and_odd_sizes():
+    """Pathway params (hand count, width 4 → 8w = 32 features, context width 8, 1 block, SE r = 16):
+    32→8 3×3 conv 2,304 + BN 16; 8→8 3×3 conv 576 + BN 16; block 2·(576 + 16) + SE (8·1 + 1·8) = 1,200;
+    1×1 out conv 8·32 + 32 = 288 → 4,400."""
+    torch.manual_seed(0)
+    plain = Generator(width=4, n_blocks=1).eval()
+    ctx = Generator(width=4, n_blocks=1, context_width=8, context_blocks=1).eval()
+    assert count_parameters(ctx) - count_parameters(plain) == 4_400
+    missing, unexpected = ctx.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected and missing and all(k.startswith("context.") for k in missing)
+    # H/4 = 9 × 5 is not a multiple of 4: the upsampled context still matches the feature grid
+    a, b = torch.rand(1, 3, 36, 20), torch.rand(1, 3, 36, 20)
+    with torch.no_grad():
+        torch.testing.assert_close(ctx(a, b), plain(a, b), rtol=0, atol=0)
+        ctx.context.out.weight.add_(0.5)
+        assert float((ctx(a, b) - plain(a, b)).abs().max()) > 1e-6
+
+
+def test_context_pathway_reaches_further_than_the_branch():
+    """A change outside the branch's receptive field (23 px for one block) moves the logits only with the
+    pathway (reach 28 + 32·2 px more)."""
+    from mfif.fusion.tiling import receptive_radius
+
+    torch.manual_seed(0)
+    plain = Generator(width=4, n_blocks=1, se=False).eval()
+    ctx = Generator(width=4, n_blocks=1, se=False, context_width=8, context_blocks=2).eval()
+    ctx.load_state_dict(plain.state_dict(), strict=False)
+    with torch.no_grad():
+        ctx.context.out.weight.normal_(0, 0.5)
+    a, b = torch.rand(1, 3, 128, 128), torch.rand(1, 3, 128, 128)
+    a2 = a.clone()
+    a2[..., 48:, 48:] = 0.0  # 40 px from pixel (8, 8)
+    with torch.no_grad():
+        assert float((plain(a, b, logits=True) - plain(a2, b, logits=True))[..., :9, :9].abs().max()) == 0.0
+        assert float((ctx(a, b, logits=True) - ctx(a2, b, logits=True))[..., :9, :9].abs().max()) > 0.0
+    assert receptive_radius(plain) == 23 and receptive_radius(ctx) == 23 + 28 + 64

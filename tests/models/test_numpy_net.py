@@ -250,3 +250,12 @@ def test_falls_back_to_numpy_where_opencv_cannot_run_the_graph(monkeypatch):
     assert np.abs(ng(a, a[:, :, ::-1].copy()) - ref).max() <= 1e-5
     with pytest.raises(MfifError, match="OpenCV's DNN module"):
         NumpyGenerator(state, input_mode="gray", backend="opencv")
+
+
+def test_weights_with_a_context_pathway_are_refused_not_half_run():
+    from mfif.models.numpy_net import NumpyGenerator
+
+    g = Generator(width=4, n_blocks=1, input_mode="gray", context_width=8, context_blocks=1)
+    state = {k: v.numpy() for k, v in g.state_dict().items()}
+    with pytest.raises(MfifError, match="context pathway"):
+        NumpyGenerator(state, input_mode="gray")

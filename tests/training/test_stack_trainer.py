@@ -223,3 +223,31 @@ def test_the_halo_term_measures_low_pass_error_next_to_depth_edges() -> None:
     # zero-mean high-frequency noise mostly averages out
     noise = truth[:, None] + 0.05 * torch.sign(torch.randn(2, 1, 40, 48, generator=torch.Generator().manual_seed(1)))
     assert float(_halo_loss(noise, truth, edges, 10)) < 0.01
+
+
+def test_the_window_depth_loss_is_the_bench_criterion() -> None:
+    """``depth_loss: window`` = −log of the softmax mass within ±1 frame of rint(z): zero when all the mass is
+    there (however it is split), large when it is elsewhere; ``gauss`` penalises a split inside the window."""
+    import math
+
+    import torch
+
+    from mfif.training.stack_trainer import _depth_ce
+
+    n = 6
+    z = torch.tensor([[[2.4, 0.0]]])  # two pixels: true index 2 and 0
+    big = 30.0
+    logits = torch.full((1, n, 1, 2), -big)
+    logits[0, 1, 0, 0] = logits[0, 3, 0, 0] = big  # pixel 1: the mass on frames 1 and 3 (both within ±1 of 2)
+    logits[0, 1, 0, 1] = big  # pixel 2: all on frame 1 (within ±1 of 0)
+    win = _depth_ce(logits, z, load_stack_config({"kind": "stack"}, ["depth_loss=window"]))
+    assert win.shape == (1, 1, 1, 2) and float(win.max()) < 1e-6
+    gauss = _depth_ce(logits, z, load_stack_config({"kind": "stack"}))
+    assert float(gauss[0, 0, 0, 0]) > 1.0
+    far = torch.full((1, n, 1, 2), -big)
+    far[0, 5] = big  # everything on frame 5: outside both windows
+    assert float(_depth_ce(far, z, load_stack_config({"kind": "stack"}, ["depth_loss=window"])).min()) > big
+    uniform = _depth_ce(torch.zeros(1, n, 1, 2), z, load_stack_config({"kind": "stack"}, ["depth_loss=window"]))
+    torch.testing.assert_close(uniform[0, 0, 0], torch.tensor([-math.log(3 / 6), -math.log(2 / 6)]))
+    with pytest.raises(MfifError, match="depth_loss"):
+        load_stack_config({"kind": "stack"}, ["depth_loss=l2"])

@@ -485,6 +485,32 @@ def test_init_weights_fine_tunes_with_a_new_refine_head(tmp_path, source):
         load_config("tiny", ["refine_layers=1"])
 
 
+def test_train_only_the_context_pathway_keeps_everything_else_as_loaded(tmp_path, source):
+    """A fresh context pathway fine-tuned alone: branch and decoder weights *and* BatchNorm statistics stay
+    bit-exact, the pathway's weights move; bad part names are config errors."""
+    from mfif.training.config import load_config
+
+    base = ["device=cpu", "val_count=0", "gan=none", "steps=2"]
+    run = tmp_path / "base"
+    Trainer(load_config("tiny", base), run, source=source, log=lambda s: None).train()
+    cfg = load_config("tiny", base + [f"init_weights={run / 'final'}", "context_width=4", "context_blocks=1",
+                                      "train_only=[context]", "steps=3", "ema_decay=0"])
+    tr = Trainer(cfg, tmp_path / "ft", source=source, log=lambda s: None)
+    before = {k: v.clone() for k, v in tr.G.state_dict().items()}
+    tr.train()
+    after = tr.G.state_dict()
+    frozen = [k for k in before if not k.startswith("context.")]
+    assert frozen and any("running_mean" in k for k in frozen)
+    for k in frozen:
+        torch.testing.assert_close(after[k], before[k], rtol=0, atol=0, msg=k)
+    assert float((after["context.out.weight"] - before["context.out.weight"]).abs().max()) > 0
+    with pytest.raises(MfifError, match="train_only"):
+        load_config("tiny", ["train_only=[trunk]"])
+    with pytest.raises(MfifError, match="no 'context'"):
+        Trainer(load_config("tiny", base + ["train_only=[context]"]), tmp_path / "none", source=source,
+                log=lambda s: None)
+
+
 def test_noise_augmentation_perturbs_inputs_only(tmp_path, source):
     """noise=[lo, hi]: per-sample std in the range, independent noise on A and B, clipped to [0, 1],
     reproducible per (seed, step); the image loss composes the clean sources; off = inputs unchanged."""

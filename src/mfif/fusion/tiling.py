@@ -51,14 +51,18 @@ def receptive_radius(model: Any) -> int | None:
 
     ``15 + 8·n_blocks`` (measured as the gradient support of one output pixel with SE off, the
     largest over the four stride-4 phases: 39 px for 3 blocks, 87 px for 9), plus ``refine_layers``
-    with a refinement head. None for models without a ``config.n_blocks``.
+    with a refinement head, plus the context pathway's reach (``28 + 32·context_blocks``: its two
+    stride-2 convs, the H/16 blocks and the upsampling). None for models without a ``config.n_blocks``.
     """
     cfg = getattr(model, "config", None)
     nb = getattr(cfg, "n_blocks", None)
     if nb is None:
         return None
     head = int(getattr(cfg, "refine_layers", 0)) if getattr(cfg, "refine_width", 0) else 0
-    return 15 + 8 * int(nb) + head  # each 3×3 conv of a refinement head adds one pixel
+    ctx = 0
+    if getattr(cfg, "context_width", 0):  # 3×3/2 at H/4 (4 px) and H/8 (8), 3×3 convs at H/16 (16 each),
+        ctx = 4 + 8 + 16 + 32 * int(getattr(cfg, "context_blocks", 0))  # bilinear upsampling from H/16 (16)
+    return 15 + 8 * int(nb) + head + ctx  # each 3×3 conv of a refinement head adds one pixel
 
 
 def default_overlap(model: Any) -> int:

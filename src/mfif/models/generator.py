@@ -17,6 +17,13 @@ adds a correction to the logits: z' = z + head([A, B, z]) (``refine_layers`` 3×
 ``refine_width`` channels and ReLU, last conv zero-initialised, so a fresh head leaves the map
 unchanged and a trained paper-form model can be fine-tuned with it).
 
+Optional (not in the paper, ``context_width > 0``): a low-resolution context pathway. The paper's
+decoder decides each pixel from H/4 features whose receptive field is 39 px (lite) to 87 px (paper); a
+region larger than that is decided piece by piece. The pathway reads the fused H/4 features, goes down
+to H/16 (two 3×3/2 convs), runs ``context_blocks`` SE residual blocks there, and adds its bilinearly
+upsampled output, through a zero-initialised 1×1 conv, to the features before the decoder:
+f' = f + up(ctx(f)). Fresh, it leaves the map unchanged, so trained weights can be fine-tuned with it.
+
 Note on BatchNorm: the authors call the branch six times, so in training mode each call normalises
 with its own batch statistics. Running the six channels as one batch (``batched_branches=True``, our
 default, faster) normalises them together; in ``eval()`` both are identical. ``batched_branches=False``
@@ -46,6 +53,8 @@ class GeneratorConfig:
         batched_branches: Run all branches as one batch (see module note).
         refine_width: Channels of the full-resolution refinement head (0 = none, the paper).
         refine_layers: Number of 3×3 convolutions of that head (>= 2).
+        context_width: Channels of the H/16 context pathway (0 = none, the paper).
+        context_blocks: SE residual blocks of that pathway at H/16.
     """
 
     width: int = 64
@@ -56,6 +65,8 @@ class GeneratorConfig:
     batched_branches: bool = True
     refine_width: int = 0
     refine_layers: int = 3
+    context_width: int = 0
+    context_blocks: int = 2
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -166,6 +177,23 @@ class RefineHead(nn.Module):
         return self.net(x)
 
 
+class ContextPath(nn.Module):
+    """f (N×C×h×w at H/4) → f + up(1×1(blocks(down(f)))): H/16 context, zero-initialised output conv."""
+
+    def __init__(self, channels: int, width: int, blocks: int, *, se: bool = True, reduction: int = 16) -> None:
+        super().__init__()
+        mods: list[nn.Module] = _conv_bn_relu(channels, width, 3, 2, 1) + _conv_bn_relu(width, width, 3, 2, 1)
+        mods += [SEBasicBlock(width, se=se, reduction=reduction) for _ in range(blocks)]
+        self.down = nn.Sequential(*mods)
+        self.out = nn.Conv2d(width, channels, 1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, f: torch.Tensor) -> torch.Tensor:
+        c = self.out(self.down(f))
+        return f + nn.functional.interpolate(c, size=f.shape[2:], mode="bilinear", align_corners=False)
+
+
 def _luma(x: torch.Tensor) -> torch.Tensor:
     w = torch.tensor([0.298936021293775, 0.587043074451121, 0.114020904255103], dtype=x.dtype, device=x.device)
     return (x * w[None, :, None, None]).sum(dim=1, keepdim=True)
@@ -195,9 +223,13 @@ class Generator(nn.Module):
         if cfg.refine_width > 0:
             c = 1 if cfg.input_mode == "gray" else 3
             self.refine = RefineHead(2 * c + 1, cfg.refine_width, cfg.refine_layers)
+        self.context: ContextPath | None = None
+        if cfg.context_width > 0:
+            self.context = ContextPath(8 * cfg.width, cfg.context_width, cfg.context_blocks, se=cfg.se,
+                                       reduction=cfg.se_reduction)
 
     def encode(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        """N×C×H×W sources in [0, 1] → N×8w×H/4×W/4 fused features."""
+        """N×C×H×W sources in [0, 1] → N×8w×H/4×W/4 fused features (after the context pathway, if any)."""
         return self._encode(self._scaled(a, b))
 
     def _scaled(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -221,7 +253,8 @@ class Generator(nn.Module):
         else:
             feats = [self.branch(x[:, i : i + 1]) for i in range(2 * c)]
             f = torch.stack(feats, dim=1).reshape(n, 2, c, *feats[0].shape[1:]).mean(dim=2)
-        return f.reshape(n, -1, *f.shape[3:])
+        f = f.reshape(n, -1, *f.shape[3:])
+        return f if self.context is None else self.context(f)
 
     def forward(self, a: torch.Tensor, b: torch.Tensor, *, logits: bool = False) -> torch.Tensor:
         x = self._scaled(a, b)

@@ -536,6 +536,9 @@ class NumpyGenerator:
             raise MfifError(f"input_mode must be 'color' or 'gray', got {input_mode!r}")
         if backend not in ("auto", "opencv", "numpy"):
             raise MfifError(f"backend must be 'auto', 'opencv' or 'numpy', got {backend!r}")
+        if any(k.startswith("context.") for k in state):
+            raise MfifError("weights with a context pathway (context_width > 0) need the PyTorch backend; "
+                            "the numpy backend does not run it")
         try:
             self.branch = fold_branch(state)
             self.decoder = fold_decoder(state)

@@ -40,10 +40,13 @@ class TrainConfig:
     Generator (see :class:`mfif.models.generator.GeneratorConfig`):
         width, n_blocks, se, se_reduction, input_mode ("color" six branches | "gray" two branches),
         batched_branches, refine_width / refine_layers (full-resolution refinement head, 0 = none,
-        the paper).
+        the paper), context_width / context_blocks (H/16 context pathway, 0 = none, the paper).
         init_weights: generator weights (a .safetensors file or folder from ``mfif export`` / a
             run's ``best/``) to start from instead of random weights — fine-tuning. Parameters the
-            file lacks (a new refinement head) keep their initialisation; every other shape must match.
+            file lacks (a new refinement head or context pathway) keep their initialisation; every other shape must match.
+        train_only: the generator parts that learn (names of its top-level modules: branch, decoder,
+            refine, context; e.g. ``[context]``); the others keep their weights and BatchNorm statistics
+            as loaded. None = all.
     Adversarial part:
         gan: "wgan-gp" (authors), "lsgan" (least squares, no gradient penalty) or "none" (L1-only,
             no critic). critic_width; critic_paper: keep the authors' BatchNorm + sigmoid critic.
@@ -124,7 +127,10 @@ class TrainConfig:
     batched_branches: bool = True
     refine_width: int = 0
     refine_layers: int = 3
+    context_width: int = 0
+    context_blocks: int = 2
     init_weights: str | None = None
+    train_only: list | None = None
     # adversarial
     gan: str = "wgan-gp"
     critic_width: int = 64
@@ -227,6 +233,8 @@ class TrainConfig:
             batched_branches=self.batched_branches,
             refine_width=self.refine_width,
             refine_layers=self.refine_layers,
+            context_width=self.context_width,
+            context_blocks=self.context_blocks,
         )
 
     def sigma_range(self) -> tuple[float, float]:
@@ -267,7 +275,7 @@ class TrainConfig:
                 raise MfifError(f"config {k}: must be a multiple of 4, got {getattr(self, k)}")
         for k in ("gp_weight", "adv_weight", "recon_weight", "weight_decay", "workers", "val_count", "threads",
                   "warmup_steps", "boundary_weight", "boundary_radius", "image_weight", "refine_width",
-                  "distill_weight"):
+                  "distill_weight", "context_width", "context_blocks"):
             if getattr(self, k) < 0:
                 raise MfifError(f"config {k}: must be >= 0, got {getattr(self, k)}")
         for k in ("lr_g", "lr_d"):
@@ -304,6 +312,12 @@ class TrainConfig:
             raise MfifError(f"config warmup_minutes: must be >= 0, got {self.warmup_minutes}")
         if self.decay_start < 0:
             raise MfifError(f"config decay_start: must be >= 0, got {self.decay_start}")
+        if self.train_only is not None:
+            parts = [self.train_only] if isinstance(self.train_only, str) else list(self.train_only)
+            bad = [p for p in parts if p not in ("branch", "decoder", "refine", "context")]
+            if bad or not parts:
+                raise MfifError(f"config train_only: expected a list of branch, decoder, refine, context, got {self.train_only}")
+            self.train_only = parts
         if self.refine_layers < 2:
             raise MfifError(f"config refine_layers: must be >= 2, got {self.refine_layers}")
         if self.export_shard_mib < 1:
@@ -463,7 +477,8 @@ def replace(cfg: TrainConfig, **changes: Any) -> TrainConfig:
     return dataclasses.replace(cfg, **changes).validate()
 
 
-ARCH_KEYS = ("width", "n_blocks", "se", "se_reduction", "input_mode", "refine_width", "refine_layers", "gan",
+ARCH_KEYS = ("width", "n_blocks", "se", "se_reduction", "input_mode", "refine_width", "refine_layers",
+             "context_width", "context_blocks", "gan",
              "critic_width", "critic_paper")
 
 __all__ = [

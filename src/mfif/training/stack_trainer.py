@@ -12,7 +12,8 @@ the pixel (how far the worst frame is from the truth), plus ``halo_weight`` × t
 (Gaussian σ 2 px) error of the fusion within ``halo_radius`` px of a depth edge. With ``depth_head`` the model's second decoder
 is trained on ``depth_weight`` × a cross-entropy of its own softmax against a Gaussian target of σ
 ``depth_sigma`` frames, weighted 0.2 + 0.8 × the same "matters" weight (every pixel counts, the
-informative ones most); ``depth_detach`` stops its gradient at the branch (the branch learns from the
+informative ones most) — or, with ``depth_loss: window``, on the bench's own criterion: minus the log of
+its softmax mass within ±1 frame of the true index (any split among those frames costs nothing); ``depth_detach`` stops its gradient at the branch (the branch learns from the
 fusion objective alone); ``freeze_fusion`` keeps the branch and the fusion decoder (weights and
 BatchNorm statistics) as loaded, so the fused image stays exactly that of the starting weights and only
 the depth map is learnt; ``freeze_branch`` keeps the branch alone as loaded (the decoders learn, and a
@@ -85,6 +86,7 @@ class StackTrainConfig:
     depth_detach: bool = False
     depth_weight: float = 1.0
     depth_sigma: float = 0.5
+    depth_loss: str = "gauss"
     select_by: str = "psnr"
     val_every: int = 250
     val_count: int = 12
@@ -107,6 +109,8 @@ class StackTrainConfig:
             raise MfifError(f"crop: expected a multiple of 4, at least 32, got {self.crop}")
         if self.select_by not in ("psnr", "depth_acc"):
             raise MfifError(f"select_by: expected 'psnr' or 'depth_acc', got {self.select_by!r}")
+        if self.depth_loss not in ("gauss", "window"):
+            raise MfifError(f"depth_loss: expected 'gauss' or 'window', got {self.depth_loss!r}")
         if self.freeze_fusion and not self.depth_head:
             raise MfifError("freeze_fusion: needs depth_head (nothing would be trained)")
         for k in ("batch_size", "steps", "val_every", "val_count", "log_every", "width", "n_blocks"):
@@ -128,6 +132,23 @@ def _soft_target(z: torch.Tensor, n: int, sigma: float) -> torch.Tensor:
     k = torch.arange(n, dtype=z.dtype, device=z.device)[None, :, None, None]
     t = torch.exp(-0.5 * ((k - z[:, None]) / sigma) ** 2)
     return t / t.sum(dim=1, keepdim=True)
+
+
+def _window_mask(z: torch.Tensor, n: int) -> torch.Tensor:
+    """B×H×W continuous depth → B×n×H×W bool: frames within ±1 of the true index ``rint(z)``."""
+    k = torch.arange(n, device=z.device)[None, :, None, None]
+    idx = torch.round(z).clamp(0, n - 1).long()[:, None]
+    return (k - idx).abs() <= 1
+
+
+def _depth_ce(d_logits: torch.Tensor, z: torch.Tensor, cfg: "StackTrainConfig") -> torch.Tensor:
+    """B×n×H×W depth logits → B×1×H×W per-pixel loss (``depth_loss``: gauss or window)."""
+    n = d_logits.shape[1]
+    logp = torch.log_softmax(d_logits, dim=1)
+    if cfg.depth_loss == "window":
+        inside = logp.masked_fill(~_window_mask(z, n), float("-inf"))
+        return -torch.logsumexp(inside, dim=1, keepdim=True)
+    return -(_soft_target(z, n, cfg.depth_sigma) * logp).sum(dim=1, keepdim=True)
 
 
 def _boundary_weights(edges: torch.Tensor, radius: int, weight: float) -> torch.Tensor:
@@ -186,7 +207,7 @@ def stack_loss(model: StackNet, frames: torch.Tensor, truth: torch.Tensor, z: to
     if out.shape[1] > 1:
         d_logits = out[:, 1].reshape(b, n, h, w)
         wd = 0.2 + 0.8 * matter
-        d_ce = -(_soft_target(z, n, cfg.depth_sigma) * torch.log_softmax(d_logits, dim=1)).sum(dim=1, keepdim=True)
+        d_ce = _depth_ce(d_logits, z, cfg)
         l_depth = (wd * d_ce).sum() / wd.sum()
         loss = loss + cfg.depth_weight * l_depth
         parts["depth_ce"] = float(l_depth.detach())

@@ -164,7 +164,8 @@ class Trainer:
             return None
         tensors, meta, where = ck.load_checkpoint(resume)
         saved = meta["config"]
-        diffs = [k for k in ARCH_KEYS if saved.get(k) != getattr(cfg, k)]
+        defaults = TrainConfig()  # keys newer than the checkpoint hold their defaults there
+        diffs = [k for k in ARCH_KEYS if saved.get(k, getattr(defaults, k)) != getattr(cfg, k)]
         if diffs:
             k = diffs[0]
             raise MfifError(
@@ -229,6 +230,13 @@ class Trainer:
             self.D = Critic(width=cfg.critic_width, paper=cfg.critic_paper, in_channels=7).to(
                 self.device, memory_format=self.memory_format
             )
+        if cfg.train_only:
+            names = {n for n, _ in self.G.named_children()}
+            missing = [p for p in cfg.train_only if p not in names]
+            if missing:
+                raise MfifError(f"config train_only: the generator has no {missing[0]!r} (it has {', '.join(sorted(names))})")
+            for n, p in self.G.named_parameters():
+                p.requires_grad_(n.split(".", 1)[0] in cfg.train_only)
         self.G_ema = None
         if cfg.ema_decay > 0:
             self.G_ema = copy.deepcopy(self.G).eval()
@@ -236,7 +244,7 @@ class Trainer:
                 p.requires_grad_(False)
         opt_cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
         betas = (cfg.beta1, cfg.beta2)
-        self.opt_g = opt_cls(self.G.parameters(), lr=cfg.lr_g, betas=betas, weight_decay=cfg.weight_decay)
+        self.opt_g = opt_cls([p for p in self.G.parameters() if p.requires_grad], lr=cfg.lr_g, betas=betas, weight_decay=cfg.weight_decay)
         self.opt_d = (
             opt_cls(self.D.parameters(), lr=cfg.lr_d, betas=betas, weight_decay=cfg.weight_decay) if self.D else None
         )
@@ -279,7 +287,7 @@ class Trainer:
         state, _ = read_state(path)
         own = self.G.state_dict()
         missing, unexpected, wrong = state_mismatch(own, state)
-        absent = [k for k in missing if not k.startswith("refine.")]  # only a new head may be missing
+        absent = [k for k in missing if not k.startswith(("refine.", "context."))]  # only new parts may be missing
         if unexpected or wrong or absent:
             ex = (unexpected or wrong or absent)[0]
             raise MfifError(
@@ -561,6 +569,10 @@ class Trainer:
         ia, ib = self._network_inputs(batch, a, b)
         na, nb = self.add_noise(ia, ib)
         self.G.train()
+        if self.cfg.train_only:  # frozen parts keep their BatchNorm statistics
+            for n, m in self.G.named_children():
+                if n not in self.cfg.train_only:
+                    m.eval()
         out: dict[str, float] = {}
         warm = self.in_warmup()
         if self.D is not None and not warm:
