@@ -259,3 +259,30 @@ def test_weights_with_a_context_pathway_are_refused_not_half_run():
     state = {k: v.numpy() for k, v in g.state_dict().items()}
     with pytest.raises(MfifError, match="context pathway"):
         NumpyGenerator(state, input_mode="gray")
+
+
+def test_the_learned_method_runs_context_weights_on_torch(tmp_path):
+    """The engine choice sends weights with a context pathway to PyTorch (the numpy engine cannot run
+    them), and the fused map is the torch generator's (fp32 weights, so the same up to float rounding)."""
+    import mfif
+    from mfif.fusion.inference import numpy_generator_for
+    from mfif.models.weights import has_context_pathway, save_generator
+    from mfif.options import InferenceOptions
+
+    torch.manual_seed(0)
+    g = Generator(width=4, n_blocks=1, input_mode="gray", context_width=8, context_blocks=1).eval()
+    with torch.no_grad():
+        g.context.out.weight.normal_(0, 0.5)
+    path = save_generator(g, tmp_path / "ctx.safetensors", dtype=torch.float32)[0]
+    plain = save_generator(Generator(width=4, n_blocks=1, input_mode="gray").eval(), tmp_path / "p.safetensors")[0]
+    assert has_context_pathway(path) and not has_context_pathway(plain)
+    opts = InferenceOptions(device="cpu", amp=False)
+    assert numpy_generator_for("mfif-gan-lite", str(path), opts) is None
+    assert numpy_generator_for("mfif-gan-lite", str(plain), opts) is not None
+    rng = np.random.default_rng(0)
+    a, b = rng.random((40, 48), np.float32), rng.random((40, 48), np.float32)
+    res = mfif.fuse([a, b], method="mfif-gan-lite", weights=str(path), order="given", postprocess=False,
+                    device="cpu", amp=False)
+    with torch.no_grad():
+        m = g(torch.from_numpy(a)[None, None], torch.from_numpy(b)[None, None])[0, 0].numpy()
+    np.testing.assert_allclose(res.focus_map, m, atol=1e-5)
