@@ -71,6 +71,8 @@ def _random_generator(seed: int, **cfg) -> Generator:
                 m.bias.uniform_(-0.2, 0.2)
         if g.refine is not None:
             torch.nn.init.normal_(g.refine.net[-1].weight, std=0.1)
+        if g.context is not None:
+            torch.nn.init.normal_(g.context.out.weight, std=0.5)
         last = g.decoder.net[-1].weight
         g.eval()
         last.mul_(3.0 / float(g(torch.rand(2, 3, 20, 28), torch.rand(2, 3, 20, 28), logits=True).std()))
@@ -83,6 +85,8 @@ CONFIGS = [
     dict(width=4, n_blocks=2, input_mode="gray", se=False),
     dict(width=4, n_blocks=1, input_mode="color", refine_width=4, refine_layers=3),
     dict(width=8, n_blocks=3, input_mode="gray", refine_width=6, refine_layers=2),
+    dict(width=4, n_blocks=1, input_mode="gray", context_width=6, context_blocks=2),
+    dict(width=4, n_blocks=2, input_mode="color", context_width=4, context_blocks=1),
 ]
 
 
@@ -252,37 +256,25 @@ def test_falls_back_to_numpy_where_opencv_cannot_run_the_graph(monkeypatch):
         NumpyGenerator(state, input_mode="gray", backend="opencv")
 
 
-def test_weights_with_a_context_pathway_are_refused_not_half_run():
-    from mfif.models.numpy_net import NumpyGenerator
-
-    g = Generator(width=4, n_blocks=1, input_mode="gray", context_width=8, context_blocks=1)
-    state = {k: v.numpy() for k, v in g.state_dict().items()}
-    with pytest.raises(MfifError, match="context pathway"):
-        NumpyGenerator(state, input_mode="gray")
-
-
-def test_the_learned_method_runs_context_weights_on_torch(tmp_path):
-    """The engine choice sends weights with a context pathway to PyTorch (the numpy engine cannot run
-    them), and the fused map is the torch generator's (fp32 weights, so the same up to float rounding)."""
+def test_the_learned_method_runs_context_weights_as_torch_does(tmp_path):
+    """Weights with a context pathway through ``mfif.fuse`` (the numpy engine on a CPU) give the torch
+    generator's map (fp32 weights, so the same up to float rounding); the context changes the map."""
     import mfif
     from mfif.fusion.inference import numpy_generator_for
-    from mfif.models.weights import has_context_pathway, save_generator
+    from mfif.models.weights import save_generator
     from mfif.options import InferenceOptions
 
-    torch.manual_seed(0)
-    g = Generator(width=4, n_blocks=1, input_mode="gray", context_width=8, context_blocks=1).eval()
-    with torch.no_grad():
-        g.context.out.weight.normal_(0, 0.5)
+    g = _random_generator(4, width=4, n_blocks=1, input_mode="gray", context_width=8, context_blocks=1)
     path = save_generator(g, tmp_path / "ctx.safetensors", dtype=torch.float32)[0]
-    plain = save_generator(Generator(width=4, n_blocks=1, input_mode="gray").eval(), tmp_path / "p.safetensors")[0]
-    assert has_context_pathway(path) and not has_context_pathway(plain)
-    opts = InferenceOptions(device="cpu", amp=False)
-    assert numpy_generator_for("mfif-gan-lite", str(path), opts) is None
-    assert numpy_generator_for("mfif-gan-lite", str(plain), opts) is not None
+    ng = numpy_generator_for("mfif-gan-lite", str(path), InferenceOptions(device="cpu", amp=False))
+    assert ng is not None and ng.context
     rng = np.random.default_rng(0)
-    a, b = rng.random((40, 48), np.float32), rng.random((40, 48), np.float32)
+    a, b = rng.random((40, 52), np.float32), rng.random((40, 52), np.float32)
     res = mfif.fuse([a, b], method="mfif-gan-lite", weights=str(path), order="given", postprocess=False,
                     device="cpu", amp=False)
     with torch.no_grad():
         m = g(torch.from_numpy(a)[None, None], torch.from_numpy(b)[None, None])[0, 0].numpy()
+        g.context = None
+        m0 = g(torch.from_numpy(a)[None, None], torch.from_numpy(b)[None, None])[0, 0].numpy()
     np.testing.assert_allclose(res.focus_map, m, atol=1e-5)
+    assert np.abs(m - m0).max() > 1e-3

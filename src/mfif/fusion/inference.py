@@ -39,23 +39,13 @@ def _parameter_count(name: str, path: str | None) -> int:
     return parameter_count(path, name=name)
 
 
-@functools.lru_cache(maxsize=32)
-def _has_context(name: str, path: str | None) -> bool:
-    from mfif.models.weights import has_context_pathway
-
-    return has_context_pathway(path, name=name)
-
-
 def numpy_generator_for(name: str, weights: str | None, inference: InferenceOptions) -> NumpyGenerator | None:
     """The cached numpy generator of weights set ``name`` (or file ``weights``) when
-    :func:`~mfif.models.runtime.choose_engine` picks numpy for these options, else None (use torch; always
-    for weights with a context pathway, which the numpy engine does not run).
+    :func:`~mfif.models.runtime.choose_engine` picks numpy for these options, else None (use torch).
 
     The parameter count is read from the safetensors header, so choosing costs no weights loading.
     """
     path = str(weights) if weights is not None else None
-    if _has_context(name, path):
-        return None
     n = _parameter_count(name, path)
     if choose_engine(device=inference.device, amp=inference.amp, n_parameters=n) != "numpy":
         return None

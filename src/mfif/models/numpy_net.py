@@ -21,7 +21,8 @@ folded layers:
   product with the ``k²·Cout × Cin`` weights and, per output phase, four shifted adds;
   squeeze-and-excitation is a spatial mean, two small products and a sigmoid.
 
-Which layers exist is read from the state dict (width, number of blocks, SE, refinement head); only the
+Which layers exist is read from the state dict (width, number of blocks, SE, refinement head, context
+pathway — run on the numpy layers in both backends, it works at H/8 and H/16); only the
 input mode (colour or gray) comes from the ``mfif_config`` metadata. The building blocks
 (:func:`fold_branch` / :func:`run_branch` / :func:`branch_onnx`, the decoder's, :func:`conv2d`,
 :func:`conv_transpose2d`, :func:`filter2d_nchw`) take a folded state dict, so other small nets with
@@ -317,6 +318,11 @@ def run_branch(p: Params, x: np.ndarray) -> np.ndarray:
     x = relu_(conv2d(x, p["c0.w"], p["c0.b"], padding=p["c0.w"].shape[-1] // 2))
     x = relu_(conv2d(x, p["c1.w"], p["c1.b"], stride=2, padding=1))
     x = relu_(conv2d(x, p["c2.w"], p["c2.b"], stride=2, padding=1))
+    return _run_blocks(p, x)
+
+
+def _run_blocks(p: Params, x: np.ndarray) -> np.ndarray:
+    """The SE residual blocks ``b0, b1, …`` of ``p`` on ``C×N×h×w`` features."""
     i = 0
     while f"b{i}.conv1.w" in p:
         out = relu_(conv2d(x, p[f"b{i}.conv1.w"], p[f"b{i}.conv1.b"], padding=1))
@@ -327,6 +333,44 @@ def run_branch(p: Params, x: np.ndarray) -> np.ndarray:
         x = relu_(out)
         i += 1
     return x
+
+
+def fold_context(state: Mapping[str, np.ndarray], prefix: str = "context") -> Params:
+    """The folded parameters of a :class:`~mfif.models.generator.ContextPath` under ``prefix`` (empty
+    when the weights have none): conv ``down.0`` + BN 1, conv 3 + BN 4, SE blocks from 6, 1×1 ``out``."""
+    if f"{prefix}.out.weight" not in state:
+        return {}
+    p: Params = {}
+    for conv, bn, name in ((0, 1, "c0"), (3, 4, "c1")):
+        p[f"{name}.w"], p[f"{name}.b"] = fold_batchnorm(state, f"{prefix}.down.{conv}", f"{prefix}.down.{bn}")
+    i = 0
+    while f"{prefix}.down.{6 + i}.conv1.weight" in state:
+        blk = f"{prefix}.down.{6 + i}"
+        for c in ("1", "2"):
+            p[f"b{i}.conv{c}.w"], p[f"b{i}.conv{c}.b"] = fold_batchnorm(state, f"{blk}.conv{c}", f"{blk}.bn{c}")
+        if f"{blk}.se.fc.0.weight" in state:
+            p[f"b{i}.se1"] = state[f"{blk}.se.fc.0.weight"].astype(np.float32)
+            p[f"b{i}.se2"] = state[f"{blk}.se.fc.2.weight"].astype(np.float32)
+        i += 1
+    p["out.w"] = state[f"{prefix}.out.weight"].astype(np.float32)
+    p["out.b"] = state[f"{prefix}.out.bias"].astype(np.float32)
+    return p
+
+
+def run_context(p: Params, f: np.ndarray) -> np.ndarray:
+    """Context pathway: ``8w×N×h×w`` fused features → the same plus the upsampled H/16 context (bilinear,
+    half-pixel centres: ``cv2.resize`` ``INTER_LINEAR`` = torch's ``align_corners=False``)."""
+    import cv2
+
+    x = relu_(conv2d(f, p["c0.w"], p["c0.b"], stride=2, padding=1))
+    x = relu_(conv2d(x, p["c1.w"], p["c1.b"], stride=2, padding=1))
+    c = conv2d(_run_blocks(p, x), p["out.w"], p["out.b"], padding=0)
+    h, w = f.shape[2:]
+    up = np.empty_like(f)
+    for i in range(c.shape[0]):
+        for j in range(c.shape[1]):
+            up[i, j] = cv2.resize(c[i, j], (w, h), interpolation=cv2.INTER_LINEAR)
+    return f + up
 
 
 def run_decoder(p: Params, x: np.ndarray) -> np.ndarray:
@@ -536,12 +580,10 @@ class NumpyGenerator:
             raise MfifError(f"input_mode must be 'color' or 'gray', got {input_mode!r}")
         if backend not in ("auto", "opencv", "numpy"):
             raise MfifError(f"backend must be 'auto', 'opencv' or 'numpy', got {backend!r}")
-        if any(k.startswith("context.") for k in state):
-            raise MfifError("weights with a context pathway (context_width > 0) need the PyTorch backend; "
-                            "the numpy backend does not run it")
         try:
             self.branch = fold_branch(state)
             self.decoder = fold_decoder(state)
+            self.context = fold_context(state)
         except KeyError as exc:
             raise MfifError(f"weights do not fit the generator (missing {exc.args[0]})") from None
         except ValueError:  # a convolution and its BatchNorm of different widths
@@ -583,7 +625,7 @@ class NumpyGenerator:
             raise MfifError(f"weights do not fit the generator ({len(wrong)} tensors of wrong shape, e.g. {wrong[0]})")
         known = tuple(f"branch.net.{i}." for i in (0, 1, 3, 4, 6, 7)) + tuple(
             f"branch.net.{9 + i}." for i in range(cfg.n_blocks)) + tuple(
-            f"decoder.net.{i}." for i in (0, 1, 3, 4, 6)) + ("refine.net.",)
+            f"decoder.net.{i}." for i in (0, 1, 3, 4, 6)) + ("refine.net.",) + (("context.",) if self.context else ())
         unexpected = [k for k in state if not k.startswith(known)]
         if unexpected:
             raise MfifError(f"weights do not fit the generator ({len(unexpected)} unexpected, e.g. {unexpected[0]})")
@@ -615,7 +657,8 @@ class NumpyGenerator:
         f4 = f.shape[0]
         f = f.reshape(f4, n, 2, c, *f.shape[2:])
         f = f.mean(axis=3, dtype=np.float32) if c > 1 else f[:, :, :, 0]
-        return np.ascontiguousarray(f.transpose(2, 0, 1, 3, 4)).reshape(2 * f4, n, *f.shape[3:])
+        f = np.ascontiguousarray(f.transpose(2, 0, 1, 3, 4)).reshape(2 * f4, n, *f.shape[3:])
+        return run_context(self.context, f) if self.context else f
 
     def __call__(self, a: np.ndarray, b: np.ndarray, *, logits: bool = False) -> np.ndarray:
         if a.shape[2] % 4 or a.shape[3] % 4:
@@ -643,7 +686,11 @@ class NumpyGenerator:
         f = branch(f)  # (N·2·C) × 4w × h/4 × w/4
         f = f.reshape(n, 2, c, *f.shape[1:])
         f = f.mean(axis=2, dtype=np.float32) if c > 1 else f[:, :, 0]
-        d = decoder(f.reshape(n, -1, *f.shape[3:]))  # N × 2w × H × W
+        f = f.reshape(n, -1, *f.shape[3:])  # N × 8w × h/4 × w/4
+        if self.context:  # at H/16, on the numpy layers (channels first)
+            f = np.ascontiguousarray(run_context(self.context, np.ascontiguousarray(f.transpose(1, 0, 2, 3)))
+                                     .transpose(1, 0, 2, 3))
+        d = decoder(f)  # N × 2w × H × W
         z = filter2d_nchw(d, self.decoder["out.w"], self.decoder.get("out.b"))  # N × 1 × H × W
         if refine is not None:
             z = z + refine(np.concatenate([x, z], axis=1))

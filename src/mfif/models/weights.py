@@ -141,26 +141,6 @@ def parameter_count(path: str | os.PathLike[str] | None = None, *, name: str = "
     return n
 
 
-def has_context_pathway(path: str | os.PathLike[str] | None = None, *, name: str = "mfif-gan") -> bool:
-    """Whether a weights set holds a context pathway (``context.*`` tensors; only the PyTorch engine runs
-    it), from the safetensors headers alone.
-
-    Raises:
-        MfifError: as :func:`load_numpy_generator`.
-    """
-    from safetensors import safe_open
-
-    files, _ = _files(path, name)
-    for f in files:
-        try:
-            with safe_open(str(f), framework="numpy") as fh:
-                if any(k.startswith("context.") for k in fh.keys()):
-                    return True
-        except Exception as exc:  # safetensors raises various types for garbage input
-            raise MfifError(f"{f}: not a valid safetensors weights file ({type(exc).__name__})") from None
-    return False
-
-
 def _files(path: str | os.PathLike[str] | None, name: str) -> tuple[list[Path], str]:
     """The files of a weights set (``path``, or the shipped set ``name``) and the name for messages."""
     if path is None:
