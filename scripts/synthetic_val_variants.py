@@ -17,7 +17,10 @@ Pairs: the pack's ``val`` items (64), α-matte at σ = 1 — the trainer's valid
   scored on the 132² centre (of 134² — finer detail per pixel, like the small real test photos);
 * ``small+jpeg75``: both;
 * ``exp0.93`` / ``exp1.07`` (with ``--variants``): the clean pairs with B multiplied by 0.93 / 1.07 at the
-  network input (clipped to [0, 1]): two exposures of one scene (docs/real-pairs.md §7).
+  network input (clipped to [0, 1]): two exposures of one scene (docs/real-pairs.md §7);
+* ``disk`` / ``ring`` (with ``--variants``, combinable with ``+``): the pairs synthesised with the pill-box
+  of radius 2σ or its outer 1 px ring (a bright-rimmed lens blur that doubles thin lines) instead of the
+  Gaussian; ``s2`` (or any ``sX``): at σ = X instead of 1, e.g. ``ring+s2``.
 
 Every candidate runs in float32 on the CPU with the same pairs. The score used to choose between
 checkpoints of one run is the mean band PSNR over the variants given (``mean band``; by default the
@@ -48,9 +51,13 @@ def build(pack: str, variant: str, *, limit: int) -> list[dict[str, torch.Tensor
 
     src = Pack(pack)
     idx = src.indices("val")[:limit]
-    small = variant.startswith("small")
-    ds = SyntheticPairDataset(src, crop=132 if small else 224, sigma=1.0, augment=False, seed=0, indices=idx,
-                              scale=0.6 if small else 1.0)
+    tokens = variant.split("+")
+    small = "small" in tokens
+    kernel = "ring" if "ring" in tokens else "disk" if "disk" in tokens else "gaussian"
+    sigma = next((float(t[1:]) for t in tokens if t[:1] == "s" and t[1:].replace(".", "", 1).isdigit()), 1.0)
+    ds = SyntheticPairDataset(src, crop=132 if small else 224, sigma=sigma, augment=False, seed=0, indices=idx,
+                              scale=0.6 if small else 1.0, disk_p=float(kernel == "disk"),
+                              ring_p=float(kernel == "ring"))
     out = []
     for i in range(len(ds)):
         s = ds.sample(i)
@@ -94,11 +101,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--match-exposure", action="store_true",
                     help="also score every weights set with exposure-matched inputs (rows NAME+match)")
     ap.add_argument("--variants", default=",".join(VARIANTS),
-                    help=f"comma-separated, of {', '.join(ALL_VARIANTS)} (default: the first four)")
+                    help=f"comma-separated, of {', '.join(ALL_VARIANTS)}, or disk / ring / sX tokens joined by '+' "
+                         "(default: the first four)")
     args = ap.parse_args(argv)
     variants = tuple(v for v in args.variants.split(",") if v)
-    if not variants or any(v not in ALL_VARIANTS for v in variants):
-        ap.error(f"--variants: choose from {', '.join(ALL_VARIANTS)}")
+    def known(v: str) -> bool:
+        return v in ALL_VARIANTS or all(t in ("small", "jpeg75", "disk", "ring") or
+                                        (t[:1] == "s" and t[1:].replace(".", "", 1).isdigit()) for t in v.split("+"))
+
+    if not variants or not all(known(v) for v in variants):
+        ap.error(f"--variants: choose from {', '.join(ALL_VARIANTS)}, or disk / ring / sX combined with '+'")
     torch.set_num_threads(args.threads)
     from mfif.models.weights import load_generator
 

@@ -153,7 +153,8 @@ def test_dataset_bad_augmentation_arguments(arrays) -> None:  # noqa: ANN001
     for kw, msg in ((dict(scale=(0.0, 1.0)), "scale"), (dict(jpeg_p=1.5), "jpeg_p"),
                     (dict(jpeg_quality=(90, 40)), "jpeg_quality"), (dict(small_regions_max=0), "small_regions_max"),
                     (dict(swap_p=0.5, synthesize=False), "synthesize"), (dict(exposure_p=-0.1), "exposure_p"),
-                    (dict(exposure_gain=(1.1, 0.9)), "exposure_gain"), (dict(exposure_p=0.5, synthesize=False), "synthesize")):
+                    (dict(exposure_gain=(1.1, 0.9)), "exposure_gain"), (dict(exposure_p=0.5, synthesize=False), "synthesize"),
+                    (dict(ring_p=0.5, synthesize=False), "synthesize"), (dict(disk_p=0.6, ring_p=0.6), "disk_p \\+ ring_p")):
         with pytest.raises(MfifError, match=msg):
             SyntheticPairDataset.from_arrays(*arrays, crop=24, **kw)
 
@@ -161,7 +162,7 @@ def test_dataset_bad_augmentation_arguments(arrays) -> None:  # noqa: ANN001
 def test_config_fields_and_the_lite_real_config() -> None:
     lite, real = load_config("lite"), load_config("lite-real")
     assert lite.augmentation_kwargs() == {"scale": (1.0, 1.0), "small_regions_p": 0.0, "small_regions_max": 4,
-                                          "disk_p": 0.0, "jpeg_p": 0.0, "jpeg_quality": (50, 95), "swap_p": 0.0,
+                                          "disk_p": 0.0, "ring_p": 0.0, "jpeg_p": 0.0, "jpeg_quality": (50, 95), "swap_p": 0.0,
                                           "exposure_p": 0.0, "exposure_gain": (0.85, 1.15)}
     # lite-real is lite plus the augmentations: every other field is the same
     skip = {"name", "scale", "small_regions_p", "small_regions_max", "disk_p", "jpeg_p", "jpeg_quality", "swap_p"}
@@ -170,9 +171,10 @@ def test_config_fields_and_the_lite_real_config() -> None:
     assert real.jpeg_p > 0 and real.disk_p > 0 and real.small_regions_p > 0 and real.scale_range()[0] < 1
     for bad, msg in (("jpeg_p=2", "jpeg_p"), ("scale=[1.2, 0.5]", "scale"), ("jpeg_quality=[0, 50]", "jpeg_quality"),
                      ("swap_p=-0.1", "swap_p"), ("exposure_p=1.5", "exposure_p"),
-                     ("exposure_gain=[1.2, 0.9]", "exposure_gain")):
+                     ("exposure_gain=[1.2, 0.9]", "exposure_gain"), ("ring_p=-1", "ring_p"),
+                     ("disk_p=0.6", "disk_p \\+ ring_p")):
         with pytest.raises(MfifError, match=msg):
-            load_config("lite", [bad])
+            load_config("lite", [bad, "ring_p=0.5"] if "disk_p" in bad else [bad])
 
 
 def test_dataset_exposure_scales_one_network_input_and_keeps_clean_sources(arrays) -> None:  # noqa: ANN001
@@ -196,3 +198,27 @@ def test_dataset_exposure_scales_one_network_input_and_keeps_clean_sources(array
     np.testing.assert_array_equal(s[src + "_in"], jpeg_roundtrip(np.clip(s[src] * np.float32(g), 0, 1), 90))
     never = SyntheticPairDataset.from_arrays(*arrays, **kw, exposure_p=0.0)
     assert "a_in" not in never[0] and never.sample(0)["exposure"] is None
+
+
+def test_the_ring_kernel_doubles_a_thin_line_and_the_dataset_draws_it(arrays) -> None:  # noqa: ANN001
+    """A thin line blurred by the ring (outer 1 px of the 2σ pill-box) has two peaks about 2σ to each side
+    and a dip on the line; the pill-box gives one flat plateau. ``ring_p`` draws it, seeded, with the
+    Gaussian and the pill-box, and leaves the Gaussian-only stream unchanged when 0."""
+    from mfif.data.stacks import defocus_blur, ring_kernel
+
+    k = ring_kernel(4.0)
+    assert k.shape == (9, 9) and k.sum() == pytest.approx(1, abs=1e-6) and k[4, 4] == 0 and k[4, 0] > 0
+    line = np.zeros((41, 41), np.float32)
+    line[:, 20] = 1
+    prof = defocus_blur(line, 2.0, kernel="ring")[20]
+    disk = defocus_blur(line, 2.0, kernel="disk")[20]
+    assert prof[20] < 0.5 * prof[17] and prof[17] == pytest.approx(prof[23], abs=1e-6)
+    assert disk[20] >= disk[17] > 0
+    d = SyntheticPairDataset.from_arrays(*arrays, crop=24, sigma=(0.8, 2.0), seed=3, length=12, disk_p=0.3, ring_p=0.4)
+    kinds = [d.sample(i)["kernel"] for i in range(12)]
+    assert set(kinds) == {"gaussian", "disk", "ring"}
+    assert kinds == [SyntheticPairDataset.from_arrays(*arrays, crop=24, sigma=(0.8, 2.0), seed=3, length=12, disk_p=0.3,
+                                                      ring_p=0.4).sample(i)["kernel"] for i in range(12)]
+    plain = SyntheticPairDataset.from_arrays(*arrays, crop=24, sigma=(0.8, 2.0), seed=3, length=12)
+    off = SyntheticPairDataset.from_arrays(*arrays, crop=24, sigma=(0.8, 2.0), seed=3, length=12, ring_p=0.0)
+    assert all(np.array_equal(plain.sample(i)["a"], off.sample(i)["a"]) for i in range(3))

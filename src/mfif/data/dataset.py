@@ -20,7 +20,7 @@ Real-photo augmentations (all off by default; each draws from its own generator
 ``default_rng([seed, epoch, i, k])``, so switching one on leaves every other draw unchanged):
 ``scale`` (resize image and mask by a factor drawn per item, before synthesis), ``small_regions_p``
 (add small blobs / thin strokes of the opposite class to the mask, :func:`add_small_regions`),
-``disk_p`` (pill-box instead of Gaussian defocus), ``jpeg_p`` (JPEG-compress the cropped A and B,
+``disk_p`` (pill-box instead of Gaussian defocus), ``ring_p`` (its outer 1 px ring: doubled thin lines), ``jpeg_p`` (JPEG-compress the cropped A and B,
 returned as ``a_in``/``b_in``; ``a``/``b`` stay clean for the image loss) and ``swap_p`` (swap A and B
 and invert the mask — and a teacher map). For GPU training use ``synthesize=False`` and
 :func:`mfif.data.synthesis.synthesize_batch_torch` on the batch.
@@ -109,6 +109,8 @@ class SyntheticPairDataset(Dataset):
         small_regions_max: Largest number of shapes added to one mask.
         disk_p: Probability that an item's defocus blur is a pill-box of radius 2σ instead of the
             Gaussian (0 = off).
+        ring_p: Probability that it is the pill-box's outer 1 px ring instead (a bright-rimmed lens
+            blur that doubles thin lines; 0 = off; ``disk_p + ring_p`` ≤ 1).
         jpeg_p: Probability that an item's cropped A and B are JPEG-compressed (same quality for
             both), returned as ``a_in``/``b_in`` (0 = off; then those keys are absent).
         jpeg_quality: ``(lo, hi)`` quality range, drawn as an integer per item.
@@ -142,6 +144,7 @@ class SyntheticPairDataset(Dataset):
         small_regions_p: float = 0.0,
         small_regions_max: int = 4,
         disk_p: float = 0.0,
+        ring_p: float = 0.0,
         jpeg_p: float = 0.0,
         jpeg_quality: tuple[int, int] = (50, 95),
         swap_p: float = 0.0,
@@ -196,7 +199,7 @@ class SyntheticPairDataset(Dataset):
         if not 0 < lo_s <= hi_s:
             raise MfifError(f"scale: expected a number > 0 or (lo, hi) with 0 < lo <= hi, got {scale}")
         self.scale_range = (lo_s, hi_s)
-        for name, v in (("small_regions_p", small_regions_p), ("disk_p", disk_p), ("jpeg_p", jpeg_p),
+        for name, v in (("small_regions_p", small_regions_p), ("disk_p", disk_p), ("ring_p", ring_p), ("jpeg_p", jpeg_p),
                         ("swap_p", swap_p), ("exposure_p", exposure_p)):
             if not 0 <= float(v) <= 1:
                 raise MfifError(f"{name}: expected a probability in [0, 1], got {v}")
@@ -208,11 +211,15 @@ class SyntheticPairDataset(Dataset):
         g_lo, g_hi = (float(g) for g in exposure_gain)
         if not 0 < g_lo <= g_hi:
             raise MfifError(f"exposure_gain: expected (lo, hi) with 0 < lo <= hi, got {exposure_gain}")
-        if not synthesize and (disk_p > 0 or jpeg_p > 0 or swap_p > 0 or exposure_p > 0):
-            raise MfifError("disk_p, jpeg_p, swap_p, exposure_p: need synthesize=True (they act on the synthesised pair)")
+        if float(disk_p) + float(ring_p) > 1:
+            raise MfifError(f"disk_p + ring_p: must be at most 1, got {disk_p} + {ring_p}")
+        if not synthesize and (disk_p > 0 or ring_p > 0 or jpeg_p > 0 or swap_p > 0 or exposure_p > 0):
+            raise MfifError("disk_p, ring_p, jpeg_p, swap_p, exposure_p: need synthesize=True (they act on the "
+                            "synthesised pair)")
         self.small_regions_p = float(small_regions_p)
         self.small_regions_max = int(small_regions_max)
         self.disk_p = float(disk_p)
+        self.ring_p = float(ring_p)
         self.jpeg_p = float(jpeg_p)
         self.jpeg_quality = (q_lo, q_hi)
         self.swap_p = float(swap_p)
@@ -272,7 +279,10 @@ class SyntheticPairDataset(Dataset):
             img, m, extra = rescale_item(img, m, s_f, extra=extra)
         if self.small_regions_p > 0 and sub[1].random() < self.small_regions_p:
             m = add_small_regions(m, sub[1], count=int(sub[1].integers(1, self.small_regions_max + 1)), image=img)
-        kernel = "disk" if self.disk_p > 0 and sub[2].random() < self.disk_p else "gaussian"
+        kernel = "gaussian"
+        if self.disk_p > 0 or self.ring_p > 0:  # no draw when both are off (earlier runs' streams unchanged)
+            u = sub[2].random()
+            kernel = "disk" if u < self.disk_p else "ring" if u < self.disk_p + self.ring_p else "gaussian"
         quality = None
         if self.jpeg_p > 0:
             do_jpeg = sub[3].random() < self.jpeg_p

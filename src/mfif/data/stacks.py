@@ -135,6 +135,26 @@ def disk_kernel(radius: float) -> np.ndarray:
     return (k / k.sum()).astype(np.float32)
 
 
+def ring_kernel(radius: float, width: float = 1.0) -> np.ndarray:
+    """Normalised thin ring (annulus between ``radius − width`` and ``radius``) anti-aliased by 4×4
+    supersampling: the extreme of a lens whose defocused point has a bright rim ("soap-bubble" bokeh,
+    over-corrected spherical aberration), which turns every thin line into two.
+
+    Returns:
+        float32 (2r+1)×(2r+1) kernel, r = ceil(radius), summing to 1 (the disk of ``radius`` when the
+        ring would be empty, a 1×1 one for radius < 0.5).
+    """
+    if radius < 0.5:
+        return np.ones((1, 1), np.float32)
+    r = int(np.ceil(radius))
+    sub = (np.arange(4) + 0.5) / 4 - 0.5
+    xx = (np.arange(-r, r + 1)[:, None] + sub[None, :]).reshape(-1)
+    d2 = xx[:, None] ** 2 + xx[None, :] ** 2
+    inside = (d2 <= radius**2) & (d2 > max(radius - width, 0.0) ** 2)
+    k = inside.reshape(2 * r + 1, 4, 2 * r + 1, 4).mean(axis=(1, 3))
+    return (k / k.sum()).astype(np.float32)
+
+
 def defocus_blur(img: np.ndarray, sigma: float, *, kernel: str = "gaussian") -> np.ndarray:
     """Defocus blur of strength ``sigma``.
 
@@ -142,22 +162,23 @@ def defocus_blur(img: np.ndarray, sigma: float, *, kernel: str = "gaussian") -> 
         img: H×W or H×W×C float array.
         sigma: Standard deviation of the blur in pixels (≥ 0). ``gaussian``: MATLAB ``imgaussfilt``
             (:func:`mfif.filters.gaussian_blur`); ``disk``: a pill-box of radius 2σ (the same second
-            moment), replicate borders.
-        kernel: ``"gaussian"`` or ``"disk"``.
+            moment), replicate borders; ``ring``: the outer 1 px of that disk (:func:`ring_kernel`).
+        kernel: ``"gaussian"``, ``"disk"`` or ``"ring"``.
 
     Returns:
         float32 array of ``img``'s shape.
     """
     if kernel == "gaussian":
         return gaussian_blur(img, sigma)
-    if kernel != "disk":
-        raise MfifError(f"kernel: expected one of {', '.join(KERNELS)}, got {kernel!r}")
+    if kernel not in ("disk", "ring"):
+        raise MfifError(f"kernel: expected one of {', '.join((*KERNELS, 'ring'))}, got {kernel!r}")
     arr = np.asarray(img, np.float32)
     if sigma <= 0:
         return arr.copy()
     import cv2
 
-    return cv2.filter2D(arr, -1, disk_kernel(2.0 * float(sigma)), borderType=cv2.BORDER_REPLICATE).reshape(arr.shape)
+    k = disk_kernel(2.0 * float(sigma)) if kernel == "disk" else ring_kernel(2.0 * float(sigma))
+    return cv2.filter2D(arr, -1, k, borderType=cv2.BORDER_REPLICATE).reshape(arr.shape)
 
 
 def _blob(rng: np.random.Generator, shape: tuple[int, int], cover: float) -> np.ndarray:

@@ -48,18 +48,19 @@ __all__ = [
 ]
 
 MODELS = ("alpha", "conventional")
-#: Defocus kernels: MATLAB ``imgaussfilt`` Gaussian (the paper) or a pill-box of radius 2σ (same second moment).
-BLUR_KERNELS = ("gaussian", "disk")
+#: Defocus kernels: MATLAB ``imgaussfilt`` Gaussian (the paper), a pill-box of radius 2σ (same second moment),
+#: or the outer 1 px ring of that pill-box (a bright-rimmed lens blur that doubles thin lines).
+BLUR_KERNELS = ("gaussian", "disk", "ring")
 
 
 def _blur(x: np.ndarray, sigma: float, kernel: str) -> np.ndarray:
     if kernel == "gaussian":
         return gaussian_blur(x, sigma)
-    if kernel != "disk":
+    if kernel not in ("disk", "ring"):
         raise MfifError(f"kernel: expected one of {', '.join(BLUR_KERNELS)}, got {kernel!r}")
     from mfif.data.stacks import defocus_blur  # numpy + scipy + cv2 only (no cycle)
 
-    return defocus_blur(x, sigma, kernel="disk")
+    return defocus_blur(x, sigma, kernel=kernel)
 
 
 def _prepare(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -87,8 +88,8 @@ def alpha_matte_pair(
         sigma: Gaussian σ of the defocus blur (``imgaussfilt`` semantics).
         literal: False (default) = the authors' code's composition (no fringe);
             True = the paper's literal eqs. 10–11 (dark fringe at the boundary).
-        kernel: ``"gaussian"`` (the paper) or ``"disk"`` (pill-box of radius 2σ, a lens's defocus),
-            used for both the image and the mask.
+        kernel: ``"gaussian"`` (the paper), ``"disk"`` (pill-box of radius 2σ, a lens's defocus) or
+            ``"ring"`` (the pill-box's outer 1 px ring), used for both the image and the mask.
 
     Returns:
         ``(a, b)``, float32 with the shape of ``image``.

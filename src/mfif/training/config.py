@@ -93,12 +93,13 @@ class TrainConfig:
         small_regions_p, small_regions_max: probability that an item's mask gets 1..max small blobs or
             thin strokes of the opposite class (in-focus islands, twigs), composed by the same α-matte.
         disk_p: probability of a pill-box (radius 2σ) defocus kernel instead of the Gaussian.
+        ring_p: probability of the pill-box's outer 1 px ring instead (doubled thin lines); disk_p + ring_p ≤ 1.
         jpeg_p, jpeg_quality: probability that the network's A and B are JPEG-compressed, at a quality
             drawn from [lo, hi] (the image loss composes the uncompressed sources).
         swap_p: probability that A and B are swapped and the mask inverted (far-focused source first).
         exposure_p, exposure_gain: probability that A or B (drawn) reaches the network multiplied by a
             gain drawn from [lo, hi] (two exposures of one scene; the image loss composes the clean sources).
-        disk_p, jpeg_p, swap_p and exposure_p act on the synthesised pair: they need the loader's (CPU) synthesis
+        disk_p, ring_p, jpeg_p, swap_p and exposure_p act on the synthesised pair: they need the loader's (CPU) synthesis
         (``gpu_synthesis: auto`` then stays off on CUDA).
     Optimisation:
         optimizer ("adam" | "adamw"), lr_g, lr_d, beta1, beta2, weight_decay, batch_size (global,
@@ -169,6 +170,7 @@ class TrainConfig:
     small_regions_p: float = 0.0
     small_regions_max: int = 4
     disk_p: float = 0.0
+    ring_p: float = 0.0
     jpeg_p: float = 0.0
     jpeg_quality: Any = (50, 95)
     swap_p: float = 0.0
@@ -214,7 +216,7 @@ class TrainConfig:
         """The real-photo augmentation keywords of :class:`~mfif.data.dataset.SyntheticPairDataset`."""
         lo, hi = _range(self.jpeg_quality)
         return {"scale": self.scale_range(), "small_regions_p": self.small_regions_p,
-                "small_regions_max": self.small_regions_max, "disk_p": self.disk_p, "jpeg_p": self.jpeg_p,
+                "small_regions_max": self.small_regions_max, "disk_p": self.disk_p, "ring_p": self.ring_p, "jpeg_p": self.jpeg_p,
                 "jpeg_quality": (int(lo), int(hi)), "swap_p": self.swap_p, "exposure_p": self.exposure_p,
                 "exposure_gain": tuple(float(g) for g in _range(self.exposure_gain))}
 
@@ -294,9 +296,11 @@ class TrainConfig:
         lo, hi = self.scale_range()
         if not (0 < lo <= hi <= 8):
             raise MfifError(f"config scale: expected a number in (0, 8] or [lo, hi] with 0 < lo <= hi <= 8, got {self.scale}")
-        for k in ("small_regions_p", "disk_p", "jpeg_p", "swap_p", "exposure_p"):
+        for k in ("small_regions_p", "disk_p", "ring_p", "jpeg_p", "swap_p", "exposure_p"):
             if not 0 <= getattr(self, k) <= 1:
                 raise MfifError(f"config {k}: expected a probability in [0, 1], got {getattr(self, k)}")
+        if self.disk_p + self.ring_p > 1:
+            raise MfifError(f"config disk_p + ring_p: must be at most 1, got {self.disk_p} + {self.ring_p}")
         if self.small_regions_max < 1:
             raise MfifError(f"config small_regions_max: must be >= 1, got {self.small_regions_max}")
         g_lo, g_hi = _range(self.exposure_gain)

@@ -146,10 +146,10 @@ class Trainer:
         # AVX512-BF16 / AMX-BF16 / Arm BF16) — the inference policy of mfif.models.runtime.resolve_amp
         self.amp = resolve_amp(cfg.amp, self.device)  # cfg.amp is True, False or "auto" (validated)
         self.channels_last = cuda if cfg.channels_last == "auto" else bool(cfg.channels_last)
-        pair_augs = cfg.disk_p > 0 or cfg.jpeg_p > 0 or cfg.swap_p > 0 or cfg.exposure_p > 0  # CPU synthesis only
+        pair_augs = cfg.disk_p > 0 or cfg.ring_p > 0 or cfg.jpeg_p > 0 or cfg.swap_p > 0 or cfg.exposure_p > 0  # CPU synthesis only
         self.gpu_synthesis = (cuda and not pair_augs) if cfg.gpu_synthesis == "auto" else bool(cfg.gpu_synthesis)
         if self.gpu_synthesis and pair_augs:
-            raise MfifError("config gpu_synthesis: disk_p, jpeg_p, swap_p and exposure_p need the pairs synthesised by the "
+            raise MfifError("config gpu_synthesis: disk_p, ring_p, jpeg_p, swap_p and exposure_p need the pairs synthesised by the "
                             "data loader (set gpu_synthesis=auto or false)")
         self.memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
 
