@@ -21,7 +21,7 @@ from typing import Any
 # set by the user wins.
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-__version__ = "0.4.3"
+__version__ = "0.4.4"
 
 __all__ = ["__version__", "fuse", "load_model", "list_methods", "FusionResult", "MfifError"]
 

@@ -99,6 +99,11 @@ def test_generator_matches_torch(cfg, backend):
     assert ng.backend == backend
     assert (ng.config.width, ng.config.n_blocks, ng.config.se) == (cfg["width"], cfg["n_blocks"], cfg.get("se", True))
     assert ng.config.refine_layers == cfg.get("refine_layers", 0) if cfg.get("refine_width") else ng.refine == []
+    assert (ng.config.context_width, ng.config.context_blocks) == (
+        (cfg["context_width"], cfg["context_blocks"]) if cfg.get("context_width") else (0, 0))
+    from mfif.fusion.tiling import receptive_radius
+
+    assert receptive_radius(ng) == receptive_radius(g)  # the tiler's overlap does not depend on the engine
     assert ng.n_parameters == count_parameters(g)
     rng = np.random.default_rng(5)
     for c in (3, 1):

@@ -66,6 +66,8 @@ class NumpyNetConfig:
         input_mode: ``"color"`` (each channel through the branch, mean per source) or ``"gray"`` (luma).
         refine_width: Channels of the refinement head (0 = none).
         refine_layers: Convolutions of the refinement head (0 = none).
+        context_width: Channels of the context pathway (0 = none).
+        context_blocks: SE residual blocks of the context pathway.
     """
 
     width: int
@@ -74,6 +76,8 @@ class NumpyNetConfig:
     input_mode: str
     refine_width: int = 0
     refine_layers: int = 0
+    context_width: int = 0
+    context_blocks: int = 0
 
 
 # ---------------------------------------------------------------------------------------------- layers
@@ -598,6 +602,8 @@ class NumpyGenerator:
         self.config = NumpyNetConfig(
             width=width, n_blocks=_count_blocks(state, "branch"), se="b0.se1" in self.branch, input_mode=input_mode,
             refine_width=int(self.refine[0][0].shape[0]) if self.refine else 0, refine_layers=len(self.refine),
+            context_width=int(self.context["c0.w"].shape[0]) if self.context else 0,
+            context_blocks=sum(1 for k in self.context if k.endswith(".conv1.w")),
         )
         self._check_shapes(state)
         self.n_parameters = int(sum(v.size for k, v in state.items() if not k.endswith("num_batches_tracked")
