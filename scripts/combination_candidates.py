@@ -19,6 +19,10 @@ Candidates (pairs only, the shipped lite weights, hard composition, then the pap
 * ``verify0.02`` / ``verify0.10``: the default's cleaned decision, with every connected region smaller than
   2 % / 10 % of the image flipped when Quadtree's raw (uncleaned) leaf labels are defined on at least
   half of it and more than half of those carry the other label; then the small-region removal;
+* ``tfill`` (docs/real-pairs.md §8): the default's decision map, where the sources' mean luminance is
+  weakly textured (local standard deviation < 0.02 in a 15×15 box), replaced by the decision of the
+  textured pixels around (their Gaussian-weighted mean, σ 16 px, > 0.5; kept where none is near);
+  then the small-region removal;
 * ``match`` (known truth only; in the bench use ``scripts/bench_candidates.py`` with
   ``--candidate-options 'match={"match_exposure": true}'``): the lite default with ``match_exposure``.
 
@@ -101,6 +105,32 @@ def _verified(area: float):  # noqa: ANN202
     return fuse
 
 
+def _texture_fill(threshold: float = 0.02, window: int = 15, sigma: float = 16.0):  # noqa: ANN202
+    def fuse(images: Sequence[np.ndarray], **opts: Any):  # noqa: ANN202
+        import cv2
+
+        from mfif.fusion.methods import mfif_gan_lite
+        from mfif.fusion.pair import compose
+        from mfif.postprocess.regions import remove_small_regions
+        from mfif.registry import FusionResult
+
+        a, b = images
+        res = mfif_gan_lite(images, **opts)
+        d = (res.decision_map > 0.5).astype(np.float32)
+        g = ((a.mean(axis=2) if a.ndim == 3 else a) + (b.mean(axis=2) if b.ndim == 3 else b)).astype(np.float32) / 2
+        mu = cv2.blur(g, (window, window))
+        sd = np.sqrt(np.maximum(cv2.blur(g * g, (window, window)) - mu * mu, 0.0))
+        w = (sd >= threshold).astype(np.float32)
+        num = cv2.GaussianBlur(d * w, (0, 0), sigma)
+        den = cv2.GaussianBlur(w, (0, 0), sigma)
+        fill = num / np.maximum(den, 1e-6) > 0.5
+        out = np.where((w > 0) | (den < 1e-3), d > 0.5, fill)
+        out = remove_small_regions(out).astype(np.float32)
+        return FusionResult(fused=compose(a, b, out), focus_map=res.focus_map, decision_map=out, extras=res.extras)
+
+    return fuse
+
+
 def register() -> None:
     from mfif.fusion.methods import LEARNED_OPTIONS
     from mfif.registry import register_method
@@ -112,7 +142,8 @@ def register() -> None:
                            ("coarse0.5-b24", _coarse(0.5, 24), "half-size network map, 24 px band"),
                            ("coarse0.5-b32", _coarse(0.5, 32), "half-size network map, 32 px band"),
                            ("verify0.02", _verified(0.02), "network regions < 2 % flipped where raw Quadtree disagrees"),
-                           ("verify0.10", _verified(0.10), "network regions < 10 % flipped where raw Quadtree disagrees")):
+                           ("verify0.10", _verified(0.10), "network regions < 10 % flipped where raw Quadtree disagrees"),
+                           ("tfill", _texture_fill(), "weakly textured pixels take the textured neighbours' decision")):
         register_method(name, description=what, max_inputs=2, needs_weights=True, citation="docs/real-pairs.md §7",
                         options=LEARNED_OPTIONS)(fn)
 
@@ -131,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     kt = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(kt)
     for name in ("qt8", "qt16", "coarse0.5", "coarse0.5-b16", "coarse0.5-b24", "coarse0.5-b32",
-                 "verify0.02", "verify0.10"):
+                 "verify0.02", "verify0.10", "tfill"):
         kt.VARIANTS[name] = (name, {})
     kt.VARIANTS["match"] = ("mfif-gan-lite", {"match_exposure": True})
     kt.VARIANTS["quadtree"] = ("quadtree", {})
