@@ -41,6 +41,11 @@ VARIANTS = ("clean", "jpeg75", "small", "small+jpeg75")
 ALL_VARIANTS = (*VARIANTS, "exp0.93", "exp1.07")
 
 
+def _is_sigma(token: str) -> bool:
+    """A variant token ``sX`` (σ = X, e.g. ``s2``, ``s1.5``)."""
+    return token[:1] == "s" and token[1:].replace(".", "", 1).isdigit()
+
+
 def build(pack: str, variant: str, *, limit: int) -> list[dict[str, torch.Tensor]]:
     """One variant's batches: keys a, b (clean), a_in, b_in (network inputs), mask, truth, band."""
     from mfif.data.dataset import SyntheticPairDataset
@@ -54,7 +59,7 @@ def build(pack: str, variant: str, *, limit: int) -> list[dict[str, torch.Tensor
     tokens = variant.split("+")
     small = "small" in tokens
     kernel = "ring" if "ring" in tokens else "disk" if "disk" in tokens else "gaussian"
-    sigma = next((float(t[1:]) for t in tokens if t[:1] == "s" and t[1:].replace(".", "", 1).isdigit()), 1.0)
+    sigma = next((float(t[1:]) for t in tokens if _is_sigma(t)), 1.0)
     ds = SyntheticPairDataset(src, crop=132 if small else 224, sigma=sigma, augment=False, seed=0, indices=idx,
                               scale=0.6 if small else 1.0, disk_p=float(kernel == "disk"),
                               ring_p=float(kernel == "ring"))
@@ -106,8 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     variants = tuple(v for v in args.variants.split(",") if v)
     def known(v: str) -> bool:
-        return v in ALL_VARIANTS or all(t in ("small", "jpeg75", "disk", "ring") or
-                                        (t[:1] == "s" and t[1:].replace(".", "", 1).isdigit()) for t in v.split("+"))
+        return v in ALL_VARIANTS or all(t in ("small", "jpeg75", "disk", "ring") or _is_sigma(t) for t in v.split("+"))
 
     if not variants or not all(known(v) for v in variants):
         ap.error(f"--variants: choose from {', '.join(ALL_VARIANTS)}, or disk / ring / sX combined with '+'")

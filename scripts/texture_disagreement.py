@@ -44,6 +44,11 @@ def main() -> int:
     ap.add_argument("--window", type=int, default=15)
     ap.add_argument("--threshold", type=float, default=0.02)
     args = ap.parse_args()
+    missing = [n for n in args.sets.split(",") if not (args.inputs / n).is_dir()]
+    if missing:
+        ap.error(f"{args.inputs / missing[0]}: no such folder")
+    if len(args.methods.split(",")) != 2:
+        ap.error(f"--methods: expected two methods, got {args.methods!r}")
     m1, m2 = args.methods.split(",")
     print(f"| set | pairs | weakly textured share | disagreement {m1} / {m2}: weakly textured | textured |")
     print("|---|---|---|---|---|")

@@ -294,13 +294,17 @@ def fold_branch(state: Mapping[str, np.ndarray], prefix: str = "branch") -> Para
     for conv, bn, name in ((0, 1, "c0"), (3, 4, "c1"), (6, 7, "c2")):
         p[f"{name}.w"], p[f"{name}.b"] = fold_batchnorm(state, f"{prefix}.net.{conv}", f"{prefix}.net.{bn}")
     for i in range(_count_blocks(state, prefix)):
-        blk = f"{prefix}.net.{9 + i}"
-        for c in ("1", "2"):
-            p[f"b{i}.conv{c}.w"], p[f"b{i}.conv{c}.b"] = fold_batchnorm(state, f"{blk}.conv{c}", f"{blk}.bn{c}")
-        if f"{blk}.se.fc.0.weight" in state:
-            p[f"b{i}.se1"] = state[f"{blk}.se.fc.0.weight"].astype(np.float32)
-            p[f"b{i}.se2"] = state[f"{blk}.se.fc.2.weight"].astype(np.float32)
+        _fold_block(state, f"{prefix}.net.{9 + i}", f"b{i}", p)
     return p
+
+
+def _fold_block(state: Mapping[str, np.ndarray], blk: str, name: str, p: Params) -> None:
+    """Fold the :class:`~mfif.models.generator.SEBasicBlock` stored under ``blk`` into ``p`` as ``name.*``."""
+    for c in ("1", "2"):
+        p[f"{name}.conv{c}.w"], p[f"{name}.conv{c}.b"] = fold_batchnorm(state, f"{blk}.conv{c}", f"{blk}.bn{c}")
+    if f"{blk}.se.fc.0.weight" in state:
+        p[f"{name}.se1"] = state[f"{blk}.se.fc.0.weight"].astype(np.float32)
+        p[f"{name}.se2"] = state[f"{blk}.se.fc.2.weight"].astype(np.float32)
 
 
 def fold_decoder(state: Mapping[str, np.ndarray], prefix: str = "decoder") -> Params:
@@ -349,12 +353,7 @@ def fold_context(state: Mapping[str, np.ndarray], prefix: str = "context") -> Pa
         p[f"{name}.w"], p[f"{name}.b"] = fold_batchnorm(state, f"{prefix}.down.{conv}", f"{prefix}.down.{bn}")
     i = 0
     while f"{prefix}.down.{6 + i}.conv1.weight" in state:
-        blk = f"{prefix}.down.{6 + i}"
-        for c in ("1", "2"):
-            p[f"b{i}.conv{c}.w"], p[f"b{i}.conv{c}.b"] = fold_batchnorm(state, f"{blk}.conv{c}", f"{blk}.bn{c}")
-        if f"{blk}.se.fc.0.weight" in state:
-            p[f"b{i}.se1"] = state[f"{blk}.se.fc.0.weight"].astype(np.float32)
-            p[f"b{i}.se2"] = state[f"{blk}.se.fc.2.weight"].astype(np.float32)
+        _fold_block(state, f"{prefix}.down.{6 + i}", f"b{i}", p)
         i += 1
     p["out.w"] = state[f"{prefix}.out.weight"].astype(np.float32)
     p["out.b"] = state[f"{prefix}.out.bias"].astype(np.float32)
